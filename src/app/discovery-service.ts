@@ -1,0 +1,212 @@
+// Runs discovery: the configured sources in parallel, under one deadline and the
+// caller's cancellation, then one transactional write of everything they saw.
+// One run at a time per inventory: a second caller is told which run is going.
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { FleetConfig, SourceConfig } from "../config.js";
+import type { Db } from "../db/open.js";
+import type { DiscoverySource, SourceResult, TargetObservation } from "../discovery/types.js";
+import { runningRuns } from "../inventory/queries.js";
+import { finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
+import { withLogContext, type Logger } from "../log.js";
+import type { SourceFactory } from "./sources.js";
+import { isOwnerAlive } from "./liveness.js";
+
+export class DiscoveryBusyError extends Error {
+  override name = "DiscoveryBusyError";
+  constructor(
+    readonly runId: number,
+    readonly startedAt: string,
+  ) {
+    super(`Discovery run ${runId} is already running (started ${startedAt}). Call get_discovery_status to follow it, then read the results.`);
+  }
+}
+
+export class UnknownSourceError extends Error {
+  override name = "UnknownSourceError";
+}
+
+export interface DiscoveryProgress {
+  done: number;
+  total: number;
+  message: string;
+}
+
+export interface RunDiscoveryOptions {
+  trigger: RunTrigger;
+  /** Only these source ids; all configured sources when absent. */
+  sourceIds?: string[];
+  signal?: AbortSignal;
+  onProgress?: (p: DiscoveryProgress) => void;
+}
+
+export interface HostReport {
+  targetId: string | null;
+  name: string;
+  sourceId: string;
+  status: string;
+  error: string | null;
+}
+
+export interface RunReport {
+  runId: number;
+  correlationId: string;
+  status: RunStatus;
+  startedAt: Date;
+  durationMs: number;
+  targetsSeen: number;
+  targetsAdded: number;
+  targetsUnreachable: number;
+  sources: Array<{
+    id: string;
+    kind: string;
+    status: string;
+    targets: number;
+    hostsOk: number;
+    hostsFailed: number;
+    durationMs: number;
+    error: string | null;
+    warnings: string[];
+  }>;
+  /** Hosts that were not fully probed (status other than ok). */
+  problems: HostReport[];
+}
+
+interface Deps {
+  db: Db;
+  log: Logger;
+  now: () => Date;
+  config: FleetConfig;
+  sourceFactory: SourceFactory;
+}
+
+export class DiscoveryService {
+  private active: { runId: number; startedAt: string; correlationId: string } | null = null;
+
+  constructor(private readonly deps: Deps) {}
+
+  /** The run in progress, in this process or another one sharing the database. */
+  current(): { runId: number; startedAt: string; correlationId: string } | null {
+    if (this.active) return this.active;
+    const other = runningRuns(this.deps.db).find((r) => isOwnerAlive(r.ownerPid, r.ownerHost));
+    return other ? { runId: other.id, startedAt: other.startedAt, correlationId: other.correlationId } : null;
+  }
+
+  sourceConfigs(ids?: string[]): SourceConfig[] {
+    const all = this.deps.config.sources;
+    if (!ids || ids.length === 0) return all;
+    const unknown = ids.filter((id) => !all.some((s) => s.id === id));
+    if (unknown.length > 0) {
+      throw new UnknownSourceError(`Unknown source ${unknown.map((u) => JSON.stringify(u)).join(", ")}. Configured sources: ${all.map((s) => s.id).join(", ")}.`);
+    }
+    return all.filter((s) => ids.includes(s.id));
+  }
+
+  async run(opts: RunDiscoveryOptions): Promise<RunReport> {
+    const busy = this.current();
+    if (busy) throw new DiscoveryBusyError(busy.runId, busy.startedAt);
+    const configs = this.sourceConfigs(opts.sourceIds);
+    const { db, now } = this.deps;
+    const correlationId = randomUUID();
+    const startedAt = now();
+    const runId = startRun(db, { correlationId, trigger: opts.trigger, now: startedAt, ownerPid: process.pid, ownerHost: hostname() });
+    this.active = { runId, startedAt: startedAt.toISOString(), correlationId };
+    try {
+      return await withLogContext({ correlationId }, () => this.execute(runId, correlationId, startedAt, configs, opts));
+    } finally {
+      this.active = null;
+    }
+  }
+
+  private async execute(runId: number, correlationId: string, startedAt: Date, configs: SourceConfig[], opts: RunDiscoveryOptions): Promise<RunReport> {
+    const { db, log, now, config } = this.deps;
+    const deadline = AbortSignal.timeout(config.limits.discoveryTimeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+    log.info("discovery started", { run_id: runId, sources: configs.map((c) => c.id), trigger: opts.trigger });
+
+    const perSource = new Map<string, { done: number; total: number }>();
+    const report = (host: string) => {
+      let done = 0;
+      let total = 0;
+      for (const p of perSource.values()) {
+        done += p.done;
+        total += p.total;
+      }
+      opts.onProgress?.({ done, total, message: `${done}/${total} hosts probed (last: ${host})` });
+    };
+
+    const sources: DiscoverySource[] = configs.map((c) => this.deps.sourceFactory(c));
+    const settled = await Promise.all(
+      sources.map(async (source): Promise<SourceResult> => {
+        const sourceStarted = now();
+        try {
+          return await source.discover({
+            signal,
+            now,
+            log,
+            onHostDone: (done, total, host) => {
+              perSource.set(source.id, { done, total });
+              report(host);
+            },
+          });
+        } catch (err) {
+          log.error("source failed", { source: source.id, error: err });
+          return {
+            sourceId: source.id,
+            kind: source.kind,
+            status: signal.aborted ? "cancelled" : "failed",
+            startedAt: sourceStarted,
+            finishedAt: now(),
+            targets: [],
+            warnings: [],
+            error: (err as Error).message,
+          };
+        }
+      }),
+    );
+
+    const cancelled = opts.signal?.aborted ?? false;
+    const timedOut = deadline.aborted && !cancelled;
+    // Observations cut short by cancellation say nothing about the host: drop them
+    // rather than mark a healthy machine unreachable. Finished ones are kept.
+    const results = settled.map((r) => ({ ...r, targets: r.targets.filter((t: TargetObservation) => t.status !== "cancelled") }));
+    const outcome = finishRun(db, {
+      runId,
+      results,
+      startedAt,
+      now: now(),
+      cancelled,
+      ...(timedOut ? { error: `the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` } : {}),
+    });
+    log.info("discovery finished", { run_id: runId, status: outcome.status, duration_ms: outcome.durationMs, targets: outcome.targetsSeen });
+
+    const idByObs = new Map<TargetObservation, string>();
+    results.forEach((r) => r.targets.forEach((t, i) => idByObs.set(t, outcome.targetIdsBySource.get(r.sourceId)?.[i] ?? "")));
+    return {
+      runId,
+      correlationId,
+      status: outcome.status,
+      startedAt,
+      durationMs: outcome.durationMs,
+      targetsSeen: outcome.targetsSeen,
+      targetsAdded: outcome.targetsAdded,
+      targetsUnreachable: outcome.targetsUnreachable,
+      sources: results.map((r) => ({
+        id: r.sourceId,
+        kind: r.kind,
+        status: r.status,
+        targets: r.targets.length,
+        hostsOk: r.targets.filter((t) => t.status === "ok" || t.status === "partial").length,
+        hostsFailed: r.targets.filter((t) => t.status !== "ok" && t.status !== "partial").length,
+        durationMs: r.finishedAt.getTime() - r.startedAt.getTime(),
+        error: r.error ?? null,
+        warnings: r.warnings,
+      })),
+      problems: results.flatMap((r) =>
+        r.targets
+          .filter((t) => t.status !== "ok")
+          .map((t) => ({ targetId: idByObs.get(t) || null, name: t.name, sourceId: r.sourceId, status: t.status, error: t.error ?? null })),
+      ),
+    };
+  }
+}

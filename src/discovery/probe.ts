@@ -1,0 +1,448 @@
+// The machine probe: one POSIX sh script, run in one exec (locally or over SSH),
+// that prints every section between markers carrying a per-run random nonce, each
+// with its own exit status and stderr. A failing or hanging section does not
+// spoil the others, and remote output cannot forge a marker it cannot guess.
+// It runs under bash, dash and BusyBox ash, and falls back where tools are
+// missing or old (no `ip -j`, no `ss`, systemd < 246, docker < 23).
+import { createHash, randomBytes } from "node:crypto";
+import {
+  classifyDockerError,
+  isPseudoFilesystem,
+  isSystemdNotBooted,
+  parseComposeLs,
+  parseCpuinfo,
+  parseDf,
+  parseDockerPs,
+  parseIpJson,
+  parseIpText,
+  parseLoadavg,
+  parseLscpuJson,
+  parseMeminfo,
+  parseNetstat,
+  parseOsRelease,
+  parseProcNetTcp,
+  parseProcUptime,
+  parseSs,
+  parseSystemctlJson,
+  parseSystemctlText,
+  parseUname,
+} from "./parsers/index.js";
+import { RunnerError, type CommandRunner } from "./runner.js";
+import type { FactValue, HostStatus, SectionResult, TargetObservation } from "./types.js";
+
+export const PROBE_SECTIONS = [
+  "hostname",
+  "machine_id",
+  "host_keys",
+  "os",
+  "kernel",
+  "uptime",
+  "cpu_count",
+  "cpu",
+  "load",
+  "memory",
+  "filesystems",
+  "addresses",
+  "ports",
+  "systemd",
+  "docker",
+  "compose",
+] as const;
+export type ProbeSection = (typeof PROBE_SECTIONS)[number];
+
+/** Seconds a single risky command (df on a hung NFS mount, docker on a stuck daemon) may take. */
+const SECTION_TIMEOUT_S = 10;
+
+export function newNonce(): string {
+  return randomBytes(12).toString("hex");
+}
+
+export function buildProbeScript(nonce: string): string {
+  const M = `@@fleet-${nonce}@@`;
+  return `# fleet-mcp probe v1
+LC_ALL=C; LANG=C; export LC_ALL LANG
+SYSTEMD_COLORS=0; SYSTEMD_PAGER=cat; PAGER=cat; export SYSTEMD_COLORS SYSTEMD_PAGER PAGER
+PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/usr/bin:/bin"; export PATH
+M='${M}'
+T=$(mktemp 2>/dev/null) || T="/tmp/.fleet-probe.$$"
+: > "$T"
+trap 'rm -f "$T"' EXIT
+TO=""
+if timeout ${SECTION_TIMEOUT_S} true >/dev/null 2>&1; then TO="timeout ${SECTION_TIMEOUT_S}"; fi
+have() { command -v "$1" >/dev/null 2>&1; }
+sec() {
+  n=$1; shift
+  printf '\\n%s BEGIN %s\\n' "$M" "$n"
+  "$@" 2>"$T" </dev/null
+  rc=$?
+  printf '\\n%s END %s %s\\n' "$M" "$n" "$rc"
+  if [ -s "$T" ]; then
+    printf '%s STDERR %s\\n' "$M" "$n"
+    head -c 2048 "$T"
+    printf '\\n%s ENDERR %s\\n' "$M" "$n"
+  fi
+}
+s_hostname() { uname -n; }
+s_machine_id() { cat /etc/machine-id 2>/dev/null || cat /var/lib/dbus/machine-id; }
+s_host_keys() { for f in /etc/ssh/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ecdsa_key.pub /etc/ssh/ssh_host_rsa_key.pub; do [ -r "$f" ] && cat "$f"; done; return 0; }
+s_os() { cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release; }
+s_kernel() { uname -s -r -m; }
+s_uptime() { cat /proc/uptime; }
+s_cpu_count() { getconf _NPROCESSORS_ONLN 2>/dev/null || nproc 2>/dev/null || grep -c '^processor' /proc/cpuinfo; }
+s_cpu() { if have lscpu && lscpu -J 2>/dev/null; then return 0; fi; cat /proc/cpuinfo; }
+s_load() { cat /proc/loadavg; }
+s_memory() { cat /proc/meminfo; }
+s_filesystems() { $TO df -PkT; }
+s_addresses() { if ip -j addr 2>/dev/null; then return 0; fi; ip addr; }
+s_ports() {
+  if have ss; then echo '#ss'; ss -Htulnp 2>/dev/null || ss -tulnp; return; fi
+  if have netstat; then echo '#netstat'; netstat -tulnp 2>/dev/null || netstat -tuln; return; fi
+  echo '#proc'
+  for f in tcp tcp6 udp udp6; do [ -r /proc/net/$f ] && { echo "#proc $f"; cat /proc/net/$f; }; done
+  return 0
+}
+s_systemd() {
+  if [ ! -d /run/systemd/system ]; then echo '#not-running'; return 0; fi
+  if ! have systemctl; then echo '#no-systemctl'; return 0; fi
+  out=$($TO systemctl list-units --type=service --all --output=json --no-pager 2>/dev/null)
+  case "$out" in
+    \\[*) echo '#json'; printf '%s\\n' "$out"; return 0 ;;
+  esac
+  echo '#text'
+  $TO systemctl list-units --type=service --all --no-legend --plain --no-pager --full
+}
+s_docker() {
+  if ! have docker; then echo '#not-installed'; return 0; fi
+  v=$(docker --version 2>/dev/null | sed -n 's/^Docker version \\([0-9][0-9]*\\).*/\\1/p')
+  # --format json exists since docker CLI 23; older clients print the word "json".
+  if [ -n "$v" ] && [ "$v" -ge 23 ]; then $TO docker ps --all --no-trunc --format json
+  else $TO docker ps --all --no-trunc --format '{{json .}}'; fi
+}
+s_compose() {
+  if ! have docker; then echo '#not-installed'; return 0; fi
+  $TO docker compose ls --all --format json
+}
+${PROBE_SECTIONS.map((s) => `sec ${s} s_${s}`).join("\n")}
+printf '\\n%s DONE\\n' "$M"
+`;
+}
+
+export interface RawSection {
+  body: string;
+  exitCode: number | null;
+  stderr: string;
+}
+
+/** Splits probe stdout into sections. Sections cut off (timeout, truncation) have exitCode null. */
+export function splitProbeOutput(stdout: string, nonce: string): { sections: Map<string, RawSection>; complete: boolean } {
+  const M = `@@fleet-${nonce}@@`;
+  const sections = new Map<string, RawSection>();
+  let complete = false;
+  let current: { name: string; lines: string[] } | null = null;
+  let errOf: { name: string; lines: string[] } | null = null;
+  for (const line of stdout.split("\n")) {
+    if (line.startsWith(M)) {
+      const [verb, name, rc] = line.slice(M.length).trim().split(" ");
+      if (verb === "BEGIN" && name) {
+        current = { name, lines: [] };
+        sections.set(name, { body: "", exitCode: null, stderr: "" });
+      } else if (verb === "END" && name && current?.name === name) {
+        // sec() prints a newline before END so the marker starts a line; drop it.
+        if (current.lines.length && current.lines[current.lines.length - 1] === "") current.lines.pop();
+        const code = Number(rc);
+        sections.set(name, { body: current.lines.join("\n"), exitCode: Number.isInteger(code) ? code : null, stderr: "" });
+        current = null;
+      } else if (verb === "STDERR" && name) {
+        errOf = { name, lines: [] };
+      } else if (verb === "ENDERR" && name && errOf?.name === name) {
+        if (errOf.lines.length && errOf.lines[errOf.lines.length - 1] === "") errOf.lines.pop();
+        const s = sections.get(name);
+        if (s) s.stderr = errOf.lines.join("\n");
+        errOf = null;
+      } else if (verb === "DONE") {
+        complete = true;
+      }
+      continue;
+    }
+    if (errOf) errOf.lines.push(line);
+    else if (current) current.lines.push(line);
+  }
+  if (current) sections.set(current.name, { body: current.lines.join("\n"), exitCode: null, stderr: "" });
+  return { sections, complete };
+}
+
+export interface ProbeInterpretation {
+  /** Identity keys, strongest first: machine-id, then each SSH host key's fingerprint. */
+  identity: string[];
+  name: string;
+  facts: Record<string, FactValue>;
+  sections: Record<string, SectionResult>;
+  services?: TargetObservation["services"];
+  containers?: TargetObservation["containers"];
+  stacks?: TargetObservation["stacks"];
+  interfaces?: TargetObservation["interfaces"];
+  ports?: TargetObservation["ports"];
+  filesystems?: TargetObservation["filesystems"];
+}
+
+/** OpenSSH's fingerprint form: SHA256 of the key blob, unpadded base64. */
+export function sshKeyFingerprint(base64Blob: string): string {
+  return `SHA256:${createHash("sha256").update(Buffer.from(base64Blob, "base64")).digest("base64").replace(/=+$/, "")}`;
+}
+
+function firstLine(s: string, max = 300): string {
+  const line = s.split("\n").find((l) => l.trim() !== "") ?? "";
+  return line.trim().slice(0, max);
+}
+
+/** Turns raw sections into facts and collections; never throws on odd output. */
+export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretation {
+  const sections: Record<string, SectionResult> = {};
+  const facts: Record<string, FactValue> = {};
+  const out: ProbeInterpretation = { identity: [], name: "", facts, sections };
+  const hostKeyFingerprints: string[] = [];
+
+  // Runs `parse` on a section that exited 0; records failure otherwise. `parse`
+  // may return a SectionResult override (e.g. "unavailable") instead of void.
+  const take = (name: ProbeSection, parse: (body: string, sec: RawSection) => void | Omit<SectionResult, "exitCode">) => {
+    const sec = raw.get(name);
+    if (!sec) {
+      sections[name] = { status: "failed", exitCode: null, reason: "missing", detail: "the probe stopped before this section" };
+      return;
+    }
+    if (sec.exitCode === null) {
+      sections[name] = { status: "failed", exitCode: null, reason: "cut_off", detail: "the section did not finish (deadline or output cap)" };
+      return;
+    }
+    try {
+      const override = parse(sec.body, sec);
+      sections[name] = override ? { ...override, exitCode: sec.exitCode } : { status: "ok", exitCode: sec.exitCode };
+    } catch (err) {
+      sections[name] = {
+        status: "failed",
+        exitCode: sec.exitCode,
+        reason: sec.exitCode === 124 ? "timeout" : sec.exitCode === 0 ? "parse_error" : "exit_status",
+        detail: firstLine(sec.exitCode === 0 ? (err as Error).message : sec.stderr || (err as Error).message),
+      };
+    }
+  };
+  const requireZero = (sec: RawSection) => {
+    if (sec.exitCode !== 0) throw new Error(firstLine(sec.stderr) || `exit status ${sec.exitCode}`);
+  };
+
+  take("hostname", (body, sec) => {
+    requireZero(sec);
+    const h = body.trim();
+    if (!h) throw new Error("empty hostname");
+    facts.hostname = h;
+    out.name = h;
+  });
+  take("machine_id", (body, sec) => {
+    requireZero(sec);
+    const id = body.trim().toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(id)) throw new Error("no valid /etc/machine-id");
+    facts.machine_id = id;
+  });
+  take("host_keys", (body) => {
+    const keys = body
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .filter((p) => p.length >= 2 && /^(ssh-|ecdsa-)/.test(p[0]!))
+      .map((p) => `${p[0]} ${p[1]}`);
+    facts["ssh.host_key_types"] = keys.map((k) => k.split(" ")[0]).join(",") || null;
+    hostKeyFingerprints.push(...keys.map((k) => sshKeyFingerprint(k.split(" ")[1]!)));
+  });
+  take("os", (body, sec) => {
+    requireZero(sec);
+    const os = parseOsRelease(body);
+    facts["os.id"] = os.id;
+    facts["os.id_like"] = os.idLike.join(" ") || null;
+    facts["os.version_id"] = os.versionId;
+    facts["os.pretty_name"] = os.prettyName ?? os.name;
+    facts["os.codename"] = os.versionCodename;
+  });
+  take("kernel", (body, sec) => {
+    requireZero(sec);
+    const u = parseUname(body);
+    facts["kernel.name"] = u.sysname;
+    facts["kernel.release"] = u.release;
+    facts.arch = u.machine;
+  });
+  take("uptime", (body, sec) => {
+    requireZero(sec);
+    const up = parseProcUptime(body);
+    if (up === null) throw new Error("unreadable /proc/uptime");
+    facts.uptime_seconds = up;
+  });
+  take("cpu_count", (body, sec) => {
+    requireZero(sec);
+    const n = Number.parseInt(body.trim(), 10);
+    if (!Number.isInteger(n) || n <= 0) throw new Error("no CPU count");
+    facts["cpu.count"] = n;
+  });
+  take("cpu", (body, sec) => {
+    requireZero(sec);
+    if (body.trimStart().startsWith("{")) {
+      const l = parseLscpuJson(body);
+      facts["cpu.model"] = l.model;
+      facts["cpu.sockets"] = l.sockets;
+      facts["cpu.cores_per_socket"] = l.coresPerSocket;
+      facts["cpu.threads_per_core"] = l.threadsPerCore;
+    } else {
+      facts["cpu.model"] = parseCpuinfo(body).model;
+    }
+  });
+  take("load", (body, sec) => {
+    requireZero(sec);
+    const l = parseLoadavg(body);
+    if (!l) throw new Error("unreadable /proc/loadavg");
+    facts["load.1m"] = l.load1;
+    facts["load.5m"] = l.load5;
+    facts["load.15m"] = l.load15;
+  });
+  take("memory", (body, sec) => {
+    requireZero(sec);
+    const m = parseMeminfo(body);
+    if (m.memTotalBytes === null) throw new Error("no MemTotal in /proc/meminfo");
+    facts["memory.total_bytes"] = m.memTotalBytes;
+    facts["memory.available_bytes"] = m.memAvailableBytes;
+    facts["swap.total_bytes"] = m.swapTotalBytes;
+    facts["swap.free_bytes"] = m.swapFreeBytes;
+  });
+  take("filesystems", (body, sec) => {
+    // df exits 1 when one mount is unreadable but still prints the others.
+    const fs = parseDf(body);
+    if (fs.length === 0) requireZero(sec);
+    out.filesystems = fs;
+    const real = new Map<string, (typeof fs)[number]>();
+    for (const f of fs) if (!isPseudoFilesystem(f.fstype) && !real.has(f.source)) real.set(f.source, f);
+    facts["disk.total_bytes"] = [...real.values()].reduce((a, f) => a + f.sizeBytes, 0);
+    facts["disk.used_bytes"] = [...real.values()].reduce((a, f) => a + f.usedBytes, 0);
+    if (sec.exitCode !== 0) return { status: "ok", reason: "some_mounts_unreadable", detail: firstLine(sec.stderr) };
+  });
+  take("addresses", (body, sec) => {
+    requireZero(sec);
+    out.interfaces = body.trimStart().startsWith("[") ? parseIpJson(body) : parseIpText(body);
+  });
+  take("ports", (body, sec) => {
+    requireZero(sec);
+    const nl = body.indexOf("\n");
+    const tag = (nl < 0 ? body : body.slice(0, nl)).trim();
+    const rest = nl < 0 ? "" : body.slice(nl + 1);
+    if (tag === "#ss") out.ports = parseSs(rest);
+    else if (tag === "#netstat") out.ports = parseNetstat(rest);
+    else if (tag === "#proc") {
+      out.ports = [];
+      for (const block of rest.split(/^#proc /m).filter((b) => b.trim())) {
+        const file = block.slice(0, block.indexOf("\n")).trim();
+        const text = block.slice(block.indexOf("\n") + 1);
+        const proto = file.startsWith("udp") ? "udp" : "tcp";
+        out.ports.push(...parseProcNetTcp(text, proto, file.endsWith("6") ? "inet6" : "inet"));
+      }
+      return { status: "ok", reason: "proc_net", detail: "no ss or netstat: read /proc/net, without process names" };
+    } else throw new Error("unknown ports format");
+  });
+  take("systemd", (body, sec) => {
+    const nl = body.indexOf("\n");
+    const tag = (nl < 0 ? body : body.slice(0, nl)).trim();
+    const rest = nl < 0 ? "" : body.slice(nl + 1);
+    if (tag === "#not-running" || isSystemdNotBooted(sec.stderr)) {
+      facts["systemd.status"] = "not_running";
+      return { status: "unavailable", reason: "systemd_not_running", detail: "systemd is not PID 1 on this machine" };
+    }
+    if (tag === "#no-systemctl") {
+      facts["systemd.status"] = "no_systemctl";
+      return { status: "unavailable", reason: "no_systemctl" };
+    }
+    requireZero(sec);
+    out.services = tag === "#json" ? parseSystemctlJson(rest) : parseSystemctlText(rest);
+    facts["systemd.status"] = "running";
+  });
+  take("docker", (body, sec) => {
+    if (body.trim() === "#not-installed") {
+      facts["docker.status"] = "not_installed";
+      return { status: "unavailable", reason: "not_installed" };
+    }
+    if (sec.exitCode !== 0) {
+      const kind = sec.exitCode === 124 ? "timeout" : classifyDockerError(sec.stderr);
+      facts["docker.status"] = kind;
+      if (kind === "daemon_unreachable" || kind === "permission_denied" || kind === "not_installed") {
+        return { status: "unavailable", reason: kind, detail: firstLine(sec.stderr) };
+      }
+      throw new Error(firstLine(sec.stderr) || `docker ps exited ${sec.exitCode}`);
+    }
+    out.containers = parseDockerPs(body);
+    facts["docker.status"] = "ok";
+  });
+  take("compose", (body, sec) => {
+    if (body.trim() === "#not-installed") return { status: "unavailable", reason: "not_installed" };
+    if (sec.exitCode !== 0) {
+      const err = sec.stderr;
+      if (/unknown command|is not a docker command|unknown shorthand flag|unknown flag/i.test(err)) {
+        facts["compose.status"] = "plugin_missing";
+        return { status: "unavailable", reason: "compose_plugin_missing", detail: firstLine(err) };
+      }
+      const kind = classifyDockerError(err);
+      if (kind === "daemon_unreachable" || kind === "permission_denied") {
+        facts["compose.status"] = kind;
+        return { status: "unavailable", reason: kind, detail: firstLine(err) };
+      }
+      throw new Error(firstLine(err) || `docker compose ls exited ${sec.exitCode}`);
+    }
+    out.stacks = parseComposeLs(body);
+    facts["compose.status"] = "ok";
+  });
+
+  if (typeof facts.machine_id === "string") out.identity.push(`machine-id:${facts.machine_id}`);
+  out.identity.push(...hostKeyFingerprints.map((f) => `ssh-hostkey:${f}`));
+  return out;
+}
+
+export interface ProbeOptions {
+  signal?: AbortSignal;
+  timeoutMs: number;
+  maxBytes: number;
+  /** Prepended to `sh -s`, e.g. "sudo -n" (non-interactive only). */
+  wrap?: string;
+}
+
+export interface ProbeResult {
+  status: HostStatus;
+  error?: string;
+  interpretation: ProbeInterpretation;
+  durationMs: number;
+}
+
+/** Runs the probe through any runner: the same script, locally or over SSH. */
+export async function probe(runner: CommandRunner, opts: ProbeOptions): Promise<ProbeResult> {
+  const nonce = newNonce();
+  const started = performance.now();
+  const empty: ProbeInterpretation = { identity: [], name: "", facts: {}, sections: {} };
+  let res;
+  try {
+    res = await runner.run(`${opts.wrap ? `${opts.wrap} ` : ""}sh -s`, {
+      stdin: buildProbeScript(nonce),
+      timeoutMs: opts.timeoutMs,
+      maxBytes: opts.maxBytes,
+      signal: opts.signal,
+    });
+  } catch (err) {
+    const code = err instanceof RunnerError ? err.code : "error";
+    const status: HostStatus = code === "aborted" ? "cancelled" : code === "spawn_failed" ? "error" : code;
+    return { status, error: (err as Error).message, interpretation: empty, durationMs: performance.now() - started };
+  }
+  const { sections, complete } = splitProbeOutput(res.stdout, nonce);
+  const interpretation = interpretProbe(sections);
+  const durationMs = performance.now() - started;
+  if (res.aborted) return { status: "cancelled", error: "cancelled", interpretation, durationMs };
+  if (res.truncated) return { status: "output_too_large", error: `the probe printed more than ${opts.maxBytes} bytes`, interpretation, durationMs };
+  if (res.timedOut) return { status: "timeout", error: `the probe did not finish within ${opts.timeoutMs} ms`, interpretation, durationMs };
+  if (!complete || sections.size === 0) {
+    return { status: "error", error: firstLine(res.stderr) || `the probe ended early (exit status ${res.exitCode})`, interpretation, durationMs };
+  }
+  const failed = Object.entries(interpretation.sections).filter(([, s]) => s.status === "failed");
+  if (failed.length > 0) {
+    return { status: "partial", error: `sections failed: ${failed.map(([n, s]) => `${n} (${s.reason ?? "error"})`).join(", ")}`, interpretation, durationMs };
+  }
+  return { status: "ok", interpretation, durationMs };
+}

@@ -1,0 +1,61 @@
+// The machine fleet-mcp runs on, probed without SSH through the local runner:
+// the zero-config source. The same probe runs remotely through the SSH runner.
+import { hostname } from "node:os";
+import { probe } from "../probe.js";
+import { LocalRunner } from "../runners/local.js";
+import type { CommandRunner } from "../runner.js";
+import type { DiscoveryContext, DiscoverySource, SourceResult, TargetObservation } from "../types.js";
+
+export interface LocalSourceOptions {
+  id: string;
+  timeoutMs: number;
+  maxOutputBytes: number;
+  /** Tests inject a runner; the default spawns /bin/sh. */
+  runner?: CommandRunner;
+}
+
+export function createLocalSource(opts: LocalSourceOptions): DiscoverySource {
+  const runner = opts.runner ?? new LocalRunner();
+  return {
+    id: opts.id,
+    kind: "local",
+    async discover(ctx: DiscoveryContext): Promise<SourceResult> {
+      const startedAt = ctx.now();
+      const result = await probe(runner, { signal: ctx.signal, timeoutMs: opts.timeoutMs, maxBytes: opts.maxOutputBytes });
+      const p = result.interpretation;
+      const name = p.name || hostname();
+      const obs: TargetObservation = {
+        kind: "host",
+        // The endpoint key keeps a failed probe (no machine-id read) attached to the same target.
+        identity: [...p.identity, `endpoint:local/${name}`],
+        name,
+        address: "local",
+        status: result.status,
+        ...(result.error ? { error: result.error } : {}),
+        sections: p.sections,
+        facts: p.facts,
+        ...(p.services ? { services: p.services } : {}),
+        ...(p.containers ? { containers: p.containers } : {}),
+        ...(p.stacks ? { stacks: p.stacks } : {}),
+        ...(p.interfaces ? { interfaces: p.interfaces } : {}),
+        ...(p.ports ? { ports: p.ports } : {}),
+        ...(p.filesystems ? { filesystems: p.filesystems } : {}),
+        observedAt: ctx.now(),
+        durationMs: result.durationMs,
+      };
+      ctx.onHostDone?.(1, 1, name);
+      if (result.status !== "ok") ctx.log.warn("local probe incomplete", { status: result.status, error: result.error });
+      const status = result.status === "ok" ? "ok" : result.status === "partial" ? "partial" : result.status === "cancelled" ? "cancelled" : "failed";
+      return {
+        sourceId: opts.id,
+        kind: "local",
+        status,
+        startedAt,
+        finishedAt: ctx.now(),
+        targets: [obs],
+        warnings: result.status === "ok" ? [] : [`local: ${result.error ?? result.status}`],
+        ...(status === "failed" ? { error: result.error ?? result.status } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,379 @@
+// Writes of discovery into the inventory. One run's writes are one transaction:
+// a crash leaves the previous inventory intact and the run row "running", which
+// the next start marks "interrupted". A collection a source did not observe
+// (undefined) is left as it was: a failed section or an unreachable host never
+// deletes what we knew.
+import { createHash } from "node:crypto";
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { Db } from "../db/open.js";
+import {
+  addresses,
+  containers,
+  discoveryHostResults,
+  discoveryRuns,
+  discoverySourceResults,
+  facts,
+  filesystems,
+  interfaces,
+  ports,
+  services,
+  stacks,
+  targetIdentities,
+  targets,
+} from "../db/schema.js";
+import type { SourceResult, TargetKind, TargetObservation } from "../discovery/types.js";
+
+type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+
+export type RunTrigger = "tool" | "cli" | "scheduler";
+export type RunStatus = "running" | "ok" | "partial" | "failed" | "cancelled" | "interrupted";
+
+const KIND_PREFIX: Record<TargetKind, string> = { host: "h", proxmox_node: "n", lxc: "ct", vm: "vm" };
+
+/** A target's id is a function of its strongest identity key: the same machine gets the same id in any database. */
+export function deriveTargetId(kind: TargetKind, identity: string): string {
+  return `${KIND_PREFIX[kind]}-${createHash("sha256").update(identity).digest("hex").slice(0, 12)}`;
+}
+
+const REACHED = new Set(["ok", "partial"]);
+
+/** Fact keys mirrored into summary columns of `targets`, so overviews read one table. */
+const SUMMARY_COLUMNS = {
+  "os.id": "osId",
+  "os.version_id": "osVersion",
+  "os.pretty_name": "osName",
+  "kernel.release": "kernel",
+  arch: "arch",
+  "cpu.count": "cpuCount",
+  "memory.total_bytes": "memTotalBytes",
+  "memory.available_bytes": "memAvailableBytes",
+  "disk.total_bytes": "diskTotalBytes",
+  "disk.used_bytes": "diskUsedBytes",
+  uptime_seconds: "uptimeSeconds",
+} as const satisfies Record<string, keyof typeof targets.$inferInsert>;
+
+export interface StartRunInput {
+  correlationId: string;
+  trigger: RunTrigger;
+  now: Date;
+  ownerPid: number;
+  ownerHost: string;
+}
+
+export function startRun(db: Db, input: StartRunInput): number {
+  const row = db
+    .insert(discoveryRuns)
+    .values({
+      correlationId: input.correlationId,
+      trigger: input.trigger,
+      status: "running",
+      startedAt: input.now.toISOString(),
+      ownerPid: input.ownerPid,
+      ownerHost: input.ownerHost,
+    })
+    .returning({ id: discoveryRuns.id })
+    .get();
+  return row.id;
+}
+
+export interface RunOutcome {
+  runId: number;
+  status: RunStatus;
+  targetsSeen: number;
+  targetsAdded: number;
+  targetsUnreachable: number;
+  durationMs: number;
+  /** Target id of each observation, per source, in the order the source listed them. */
+  targetIdsBySource: Map<string, string[]>;
+}
+
+export interface FinishRunInput {
+  runId: number;
+  results: SourceResult[];
+  startedAt: Date;
+  now: Date;
+  cancelled: boolean;
+  error?: string;
+}
+
+export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
+  return db.transaction(
+    (tx) => {
+      let added = 0;
+      let unreachable = 0;
+      const seen = new Set<string>();
+      const targetIdsBySource = new Map<string, string[]>();
+      for (const result of input.results) {
+        const ids: string[] = [];
+        targetIdsBySource.set(result.sourceId, ids);
+        let hostsOk = 0;
+        let hostsFailed = 0;
+        for (const obs of result.targets) {
+          const { targetId, created } = ingestObservation(tx, result.sourceId, obs, input.runId);
+          seen.add(targetId);
+          ids.push(targetId);
+          if (created) added++;
+          if (REACHED.has(obs.status)) hostsOk++;
+          else {
+            hostsFailed++;
+            unreachable++;
+          }
+        }
+        tx.insert(discoverySourceResults)
+          .values({
+            runId: input.runId,
+            sourceId: result.sourceId,
+            kind: result.kind,
+            status: result.status,
+            startedAt: result.startedAt.toISOString(),
+            finishedAt: result.finishedAt.toISOString(),
+            durationMs: result.finishedAt.getTime() - result.startedAt.getTime(),
+            targets: result.targets.length,
+            hostsOk,
+            hostsFailed,
+            warnings: JSON.stringify(result.warnings),
+            error: result.error ?? null,
+          })
+          .run();
+      }
+      const status = input.cancelled ? "cancelled" : runStatus(input.results);
+      const durationMs = input.now.getTime() - input.startedAt.getTime();
+      tx.update(discoveryRuns)
+        .set({
+          status,
+          finishedAt: input.now.toISOString(),
+          durationMs,
+          targetsSeen: seen.size,
+          targetsAdded: added,
+          targetsUnreachable: unreachable,
+          error: input.error ?? null,
+        })
+        .where(eq(discoveryRuns.id, input.runId))
+        .run();
+      return { runId: input.runId, status, targetsSeen: seen.size, targetsAdded: added, targetsUnreachable: unreachable, durationMs, targetIdsBySource };
+    },
+    { behavior: "immediate" },
+  );
+}
+
+function runStatus(results: SourceResult[]): RunStatus {
+  if (results.length === 0) return "ok";
+  if (results.every((r) => r.status === "ok")) return "ok";
+  if (results.every((r) => r.status === "failed")) return "failed";
+  return "partial";
+}
+
+/** Marks runs whose owning process is gone (a crash or kill) as interrupted. */
+export function markInterruptedRuns(db: Db, isOwnerAlive: (pid: number, host: string) => boolean, now: Date): number[] {
+  const running = db.select().from(discoveryRuns).where(eq(discoveryRuns.status, "running")).all();
+  const dead = running.filter((r) => !isOwnerAlive(r.ownerPid, r.ownerHost)).map((r) => r.id);
+  if (dead.length > 0) {
+    db.update(discoveryRuns)
+      .set({ status: "interrupted", finishedAt: now.toISOString(), error: "the process running this discovery stopped before it finished; nothing of it was written" })
+      .where(inArray(discoveryRuns.id, dead))
+      .run();
+  }
+  return dead;
+}
+
+function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, runId: number): { targetId: string; created: boolean } {
+  const at = obs.observedAt.toISOString();
+  const reached = REACHED.has(obs.status);
+  const { targetId, created } = resolveTarget(tx, sourceId, obs, at, reached);
+
+  // Identity keys not yet recorded. A key already owned by another target stays
+  // with it: identities are never stolen (cloned machine-ids are a known hazard).
+  for (const identity of obs.identity) {
+    tx.insert(targetIdentities).values({ identity, targetId, sourceId, firstSeenAt: at }).onConflictDoNothing().run();
+  }
+
+  const update: Partial<typeof targets.$inferInsert> = {
+    lastStatus: obs.status,
+    lastError: obs.error ?? null,
+    lastAttemptAt: at,
+  };
+  if (reached) {
+    update.name = obs.name;
+    update.kind = obs.kind;
+    update.lastSeenAt = at;
+    update.lifecycle = "active";
+    if (obs.address) update.address = obs.address;
+    if (obs.parentIdentity) {
+      const parent = tx.select({ id: targetIdentities.targetId }).from(targetIdentities).where(eq(targetIdentities.identity, obs.parentIdentity)).get();
+      if (parent) update.parentId = parent.id;
+    }
+    for (const [key, column] of Object.entries(SUMMARY_COLUMNS)) {
+      if (key in obs.facts) (update as Record<string, unknown>)[column] = obs.facts[key] ?? null;
+    }
+  } else if (!created) {
+    update.lifecycle = "unreachable";
+  }
+  tx.update(targets).set(update).where(eq(targets.id, targetId)).run();
+
+  writeFacts(tx, targetId, sourceId, obs, at, runId);
+  if (obs.services) {
+    replaceRows(tx, services, services.targetId, services.sourceId, targetId, sourceId, at,
+      obs.services.map((s) => ({ key: s.name, row: { name: s.name, description: s.description, loadState: s.load, activeState: s.active, subState: s.sub } })));
+  }
+  if (obs.containers) {
+    replaceRows(tx, containers, containers.targetId, containers.sourceId, targetId, sourceId, at,
+      dedupe(obs.containers, (c) => c.name).map((c) => ({
+        key: c.name,
+        row: {
+          name: c.name,
+          containerId: c.id,
+          image: c.image,
+          state: c.state,
+          status: c.status,
+          ports: c.ports,
+          labels: JSON.stringify(c.labels),
+          composeProject: c.composeProject,
+          composeService: c.composeService,
+          createdAt: c.createdAt,
+        },
+      })));
+  }
+  if (obs.stacks) {
+    replaceRows(tx, stacks, stacks.targetId, stacks.sourceId, targetId, sourceId, at,
+      dedupe(obs.stacks, (s) => s.name).map((s) => ({ key: s.name, row: { name: s.name, status: s.status, configFiles: JSON.stringify(s.configFiles) } })));
+  }
+  if (obs.ports) {
+    replaceRows(tx, ports, ports.targetId, ports.sourceId, targetId, sourceId, at,
+      dedupe(obs.ports, (p) => `${p.protocol}|${p.address}|${p.port}`).map((p) => ({
+        key: `${p.protocol}|${p.address}|${p.port}`,
+        row: { protocol: p.protocol, address: p.address, port: p.port, process: p.process, pid: p.pid },
+      })), (r) => `${r.protocol}|${r.address}|${r.port}`);
+  }
+  if (obs.interfaces) {
+    tx.delete(interfaces).where(and(eq(interfaces.targetId, targetId), eq(interfaces.sourceId, sourceId))).run();
+    tx.delete(addresses).where(and(eq(addresses.targetId, targetId), eq(addresses.sourceId, sourceId))).run();
+    const ifRows = dedupe(obs.interfaces, (i) => i.name).map((i) => ({ targetId, sourceId, name: i.name, mac: i.mac, mtu: i.mtu, state: i.state, master: i.master, observedAt: at }));
+    insertChunked(tx, interfaces, ifRows);
+    const addrRows = dedupe(
+      obs.interfaces.flatMap((i) => i.addresses.map((a) => ({ targetId, sourceId, interfaceName: i.name, family: a.family, address: a.address, prefixlen: a.prefixlen, scope: a.scope, observedAt: at }))),
+      (a) => `${a.interfaceName}|${a.address}`,
+    );
+    insertChunked(tx, addresses, addrRows);
+  }
+  if (obs.filesystems) {
+    tx.delete(filesystems).where(and(eq(filesystems.targetId, targetId), eq(filesystems.sourceId, sourceId))).run();
+    insertChunked(tx, filesystems, dedupe(obs.filesystems, (f) => f.mount).map((f) => ({
+      targetId, sourceId, mount: f.mount, device: f.source, fstype: f.fstype, sizeBytes: f.sizeBytes, usedBytes: f.usedBytes, availBytes: f.availBytes, observedAt: at,
+    })));
+  }
+
+  tx.insert(discoveryHostResults)
+    .values({
+      runId,
+      sourceId,
+      targetId,
+      address: obs.address,
+      status: obs.status,
+      error: obs.error ?? null,
+      sections: JSON.stringify(obs.sections),
+      durationMs: Math.round(obs.durationMs),
+    })
+    .onConflictDoNothing()
+    .run();
+  return { targetId, created };
+}
+
+function resolveTarget(tx: Tx, sourceId: string, obs: TargetObservation, at: string, reached: boolean): { targetId: string; created: boolean } {
+  if (obs.identity.length === 0) throw new Error(`observation of ${obs.name} from ${sourceId} has no identity key`);
+  const known = tx.select().from(targetIdentities).where(inArray(targetIdentities.identity, obs.identity)).all();
+  // Strongest key first: the observation lists its keys in that order.
+  for (const identity of obs.identity) {
+    const hit = known.find((k) => k.identity === identity);
+    if (hit) return { targetId: hit.targetId, created: false };
+  }
+  const id = deriveTargetId(obs.kind, obs.identity[0]!);
+  tx.insert(targets)
+    .values({
+      id,
+      kind: obs.kind,
+      name: obs.name,
+      lifecycle: reached ? "active" : "discovered",
+      address: obs.address,
+      firstSeenAt: at,
+      lastAttemptAt: at,
+    })
+    // The id exists without this identity only if its key was recorded under
+    // another kind's prefix collision; keep the row, merge onto it.
+    .onConflictDoNothing()
+    .run();
+  return { targetId: id, created: true };
+}
+
+function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObservation, at: string, runId: number): void {
+  const entries = Object.entries(obs.facts);
+  if (entries.length === 0) return;
+  const existing = new Map(
+    tx.select({ key: facts.key, value: facts.value, first: facts.firstObservedAt })
+      .from(facts)
+      .where(and(eq(facts.targetId, targetId), eq(facts.sourceId, sourceId)))
+      .all()
+      .map((f) => [f.key, f]),
+  );
+  const rows = entries.map(([key, v]) => {
+    const value = JSON.stringify(v ?? null);
+    const prev = existing.get(key);
+    return { targetId, sourceId, key, value, firstObservedAt: prev && prev.value === value ? prev.first : at, observedAt: at, runId };
+  });
+  for (const chunk of chunks(rows, 200)) {
+    tx.insert(facts)
+      .values(chunk)
+      .onConflictDoUpdate({
+        target: [facts.targetId, facts.sourceId, facts.key],
+        set: { value: sqlExcluded("value"), firstObservedAt: sqlExcluded("first_observed_at"), observedAt: sqlExcluded("observed_at"), runId: sqlExcluded("run_id") },
+      })
+      .run();
+  }
+}
+
+/**
+ * Replaces what one source knows of one collection on one target, keeping each
+ * surviving row's first_observed_at (when we first saw that service/container/port).
+ */
+function replaceRows<R extends Record<string, unknown>>(
+  tx: Tx,
+  table: SQLiteTable,
+  targetCol: SQLiteColumn,
+  sourceCol: SQLiteColumn,
+  targetId: string,
+  sourceId: string,
+  at: string,
+  items: Array<{ key: string; row: R }>,
+  keyOf: (row: Record<string, unknown>) => string = (r) => String(r.name),
+): void {
+  const where = and(eq(targetCol, targetId), eq(sourceCol, sourceId));
+  const old = tx.select().from(table).where(where).all() as Array<Record<string, unknown>>;
+  const firstSeen = new Map(old.map((r) => [keyOf(r), String(r.firstObservedAt)]));
+  tx.delete(table).where(where).run();
+  insertChunked(
+    tx,
+    table,
+    items.map(({ key, row }) => ({ ...row, targetId, sourceId, firstObservedAt: firstSeen.get(key) ?? at, observedAt: at })),
+  );
+}
+
+/** `excluded.<column>` of an upsert: the value the conflicting insert carried. */
+function sqlExcluded(column: string) {
+  return sql.raw(`excluded.${column}`);
+}
+
+function insertChunked(tx: Tx, table: SQLiteTable, rows: Array<Record<string, unknown>>): void {
+  for (const chunk of chunks(rows, 200)) tx.insert(table).values(chunk).run();
+}
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function dedupe<T>(items: T[], key: (t: T) => string): T[] {
+  const seen = new Map<string, T>();
+  for (const item of items) seen.set(key(item), item);
+  return [...seen.values()];
+}

@@ -1,0 +1,37 @@
+// Secrets never reach tool output, logs or the audit log. Two rules: a value
+// under a key that names a secret is replaced, and every configured secret value
+// is replaced wherever it appears inside any string.
+export const REDACTED = "[REDACTED]";
+
+const SECRET_KEY = /pass(word|phrase)?|secret|token|private[_-]?key|credential|authorization|cookie/i;
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+export type Redactor = (text: string) => string;
+
+/** Replaces each configured secret value (ignoring trivially short ones) wherever it occurs. */
+export function secretValueRedactor(secretValues: readonly string[]): Redactor {
+  const values = [...new Set(secretValues.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+  if (values.length === 0) return (s) => s;
+  return (text) => {
+    let out = text;
+    for (const v of values) if (out.includes(v)) out = out.split(v).join(REDACTED);
+    return out;
+  };
+}
+
+/** Deep copy of a JSON-like value with secret keys and secret values redacted. */
+export function redactValue(value: unknown, redact: Redactor, depth = 0): unknown {
+  if (depth > 32) return "[too deep]";
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, redact, depth + 1));
+  if (value && typeof value === "object") {
+    // fromEntries defines own properties, so a "__proto__" key stays plain data.
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [redact(k), isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redactValue(v, redact, depth + 1)]),
+    );
+  }
+  return value;
+}

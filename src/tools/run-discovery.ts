@@ -1,0 +1,91 @@
+import { z } from "zod";
+import { DiscoveryBusyError, UnknownSourceError } from "../app/discovery-service.js";
+import { defineTool, ToolError } from "./tool.js";
+
+const SourceStatusSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  status: z.enum(["ok", "partial", "failed", "cancelled"]).describe("partial: some hosts or sections failed"),
+  targets: z.number().int(),
+  hosts_ok: z.number().int(),
+  hosts_failed: z.number().int(),
+  duration_ms: z.number().int(),
+  error: z.string().nullable(),
+  warnings: z.array(z.string()),
+});
+
+export const runDiscovery = defineTool({
+  name: "run_discovery",
+  title: "Run discovery",
+  description:
+    "Probes the configured sources now (by default just this machine) and records what they see in the inventory, returning per-source and per-host status. Afterwards call get_fleet_overview for the picture or get_target for one machine.",
+  input: z
+    .object({
+      sources: z
+        .array(z.string().min(1).max(63))
+        .max(50)
+        .optional()
+        .describe("Ids of the sources to run (see get_discovery_status); all configured sources when omitted."),
+    })
+    .strict(),
+  output: z.object({
+    run_id: z.number().int(),
+    status: z.enum(["ok", "partial", "failed", "cancelled", "running", "interrupted"]),
+    started_at: z.string(),
+    duration_ms: z.number().int(),
+    targets_seen: z.number().int(),
+    targets_added: z.number().int(),
+    targets_unreachable: z.number().int(),
+    sources: z.array(SourceStatusSchema),
+    problems: z
+      .array(
+        z.object({
+          target_id: z.string().nullable(),
+          name: z.string(),
+          source: z.string(),
+          status: z.string(),
+          error: z.string().nullable(),
+        }),
+      )
+      .describe("Hosts not fully probed: unreachable, timed out, or with failed sections (first 50)."),
+  }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  async handler(args, ctx) {
+    try {
+      const r = await ctx.app.discovery.run({
+        trigger: "tool",
+        ...(args.sources ? { sourceIds: args.sources } : {}),
+        signal: ctx.signal,
+        onProgress: (p) => ctx.progress(p.done, p.total, p.message),
+      });
+      return {
+        run_id: r.runId,
+        status: r.status,
+        started_at: r.startedAt.toISOString(),
+        duration_ms: Math.round(r.durationMs),
+        targets_seen: r.targetsSeen,
+        targets_added: r.targetsAdded,
+        targets_unreachable: r.targetsUnreachable,
+        sources: r.sources.map((s) => ({
+          id: s.id,
+          kind: s.kind,
+          status: s.status as "ok" | "partial" | "failed" | "cancelled",
+          targets: s.targets,
+          hosts_ok: s.hostsOk,
+          hosts_failed: s.hostsFailed,
+          duration_ms: Math.round(s.durationMs),
+          error: s.error,
+          warnings: s.warnings.slice(0, 20),
+        })),
+        problems: r.problems.slice(0, 50).map((p) => ({ target_id: p.targetId, name: p.name, source: p.sourceId, status: p.status, error: p.error })),
+      };
+    } catch (err) {
+      if (err instanceof DiscoveryBusyError || err instanceof UnknownSourceError) throw new ToolError(err.message);
+      throw err;
+    }
+  },
+  summarize(o) {
+    const probs = o.problems.length ? ` ${o.problems.length} host(s) with problems, e.g. ${o.problems[0]!.name}: ${o.problems[0]!.status}.` : "";
+    return `Discovery run ${o.run_id} ${o.status} in ${(o.duration_ms / 1000).toFixed(1)} s: ${o.targets_seen} target(s), ${o.targets_added} new, ${o.targets_unreachable} unreachable.${probs} Next: get_fleet_overview, or get_target for one machine.`;
+  },
+});
