@@ -41,7 +41,7 @@ export interface RunDiscoveryOptions {
 }
 
 export interface HostReport {
-  targetId: string | null;
+  targetId: string;
   name: string;
   sourceId: string;
   status: string;
@@ -140,7 +140,7 @@ export class DiscoveryService {
       sources.map(async (source): Promise<SourceResult> => {
         const sourceStarted = now();
         try {
-          return await source.discover({
+          const result = await source.discover({
             signal,
             now,
             log,
@@ -149,6 +149,8 @@ export class DiscoveryService {
               report(host);
             },
           });
+          log.debug("source finished", { source: source.id, status: result.status, targets: result.targets.length, duration_ms: result.finishedAt.getTime() - result.startedAt.getTime() });
+          return result;
         } catch (err) {
           log.error("source failed", { source: source.id, error: err });
           return {
@@ -180,8 +182,8 @@ export class DiscoveryService {
     });
     log.info("discovery finished", { run_id: runId, status: outcome.status, duration_ms: outcome.durationMs, targets: outcome.targetsSeen });
 
-    const idByObs = new Map<TargetObservation, string>();
-    results.forEach((r) => r.targets.forEach((t, i) => idByObs.set(t, outcome.targetIdsBySource.get(r.sourceId)?.[i] ?? "")));
+    const stored = new Map<TargetObservation, { id: string; name: string }>();
+    results.forEach((r) => r.targets.forEach((t, i) => stored.set(t, outcome.targetsBySource.get(r.sourceId)![i]!)));
     return {
       runId,
       correlationId,
@@ -205,7 +207,7 @@ export class DiscoveryService {
       problems: results.flatMap((r) =>
         r.targets
           .filter((t) => t.status !== "ok")
-          .map((t) => ({ targetId: idByObs.get(t) || null, name: t.name, sourceId: r.sourceId, status: t.status, error: t.error ?? null })),
+          .map((t) => ({ targetId: stored.get(t)!.id, name: stored.get(t)!.name, sourceId: r.sourceId, status: t.status, error: t.error ?? null })),
       ),
     };
   }

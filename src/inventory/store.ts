@@ -84,8 +84,8 @@ export interface RunOutcome {
   targetsAdded: number;
   targetsUnreachable: number;
   durationMs: number;
-  /** Target id of each observation, per source, in the order the source listed them. */
-  targetIdsBySource: Map<string, string[]>;
+  /** Target id and stored name of each observation, per source, in the order the source listed them. */
+  targetsBySource: Map<string, Array<{ id: string; name: string }>>;
 }
 
 export interface FinishRunInput {
@@ -103,16 +103,16 @@ export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
       let added = 0;
       let unreachable = 0;
       const seen = new Set<string>();
-      const targetIdsBySource = new Map<string, string[]>();
+      const targetsBySource = new Map<string, Array<{ id: string; name: string }>>();
       for (const result of input.results) {
-        const ids: string[] = [];
-        targetIdsBySource.set(result.sourceId, ids);
+        const ids: Array<{ id: string; name: string }> = [];
+        targetsBySource.set(result.sourceId, ids);
         let hostsOk = 0;
         let hostsFailed = 0;
         for (const obs of result.targets) {
-          const { targetId, created } = ingestObservation(tx, result.sourceId, obs, input.runId);
+          const { targetId, name, created } = ingestObservation(tx, result.sourceId, obs, input.runId);
           seen.add(targetId);
-          ids.push(targetId);
+          ids.push({ id: targetId, name });
           if (created) added++;
           if (REACHED.has(obs.status)) hostsOk++;
           else {
@@ -151,7 +151,7 @@ export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
         })
         .where(eq(discoveryRuns.id, input.runId))
         .run();
-      return { runId: input.runId, status, targetsSeen: seen.size, targetsAdded: added, targetsUnreachable: unreachable, durationMs, targetIdsBySource };
+      return { runId: input.runId, status, targetsSeen: seen.size, targetsAdded: added, targetsUnreachable: unreachable, durationMs, targetsBySource };
     },
     { behavior: "immediate" },
   );
@@ -177,7 +177,7 @@ export function markInterruptedRuns(db: Db, isOwnerAlive: (pid: number, host: st
   return dead;
 }
 
-function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, runId: number): { targetId: string; created: boolean } {
+function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, runId: number): { targetId: string; name: string; created: boolean } {
   const at = obs.observedAt.toISOString();
   const reached = REACHED.has(obs.status);
   const { targetId, created } = resolveTarget(tx, sourceId, obs, at, reached);
@@ -276,7 +276,8 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
     })
     .onConflictDoNothing()
     .run();
-  return { targetId, created };
+  const stored = tx.select({ name: targets.name }).from(targets).where(eq(targets.id, targetId)).get();
+  return { targetId, name: stored?.name ?? obs.name, created };
 }
 
 function resolveTarget(tx: Tx, sourceId: string, obs: TargetObservation, at: string, reached: boolean): { targetId: string; created: boolean } {

@@ -98,7 +98,7 @@ export class ToolRegistry {
         sessionId: env.caller.sessionId ?? null,
         principal: env.caller.principal ?? null,
       });
-      app.log.info("tool call", { tool: toolName, outcome, duration_ms: row.durationMs, audit_id: row.id });
+      app.log.info("tool call", { tool: row.tool, outcome, duration_ms: row.durationMs, audit_id: row.id });
       return row;
     };
     const fail = (outcome: AuditOutcome, message: string): CallToolResult => {

@@ -40,7 +40,7 @@ export const runDiscovery = defineTool({
     problems: z
       .array(
         z.object({
-          target_id: z.string().nullable(),
+          target_id: z.string(),
           name: z.string(),
           source: z.string(),
           status: z.string(),

@@ -26,8 +26,9 @@ export function createLocalSource(opts: LocalSourceOptions): DiscoverySource {
       const name = p.name || hostname();
       const obs: TargetObservation = {
         kind: "host",
-        // The endpoint key keeps a failed probe (no machine-id read) attached to the same target.
-        identity: [...p.identity, `endpoint:local/${name}`],
+        // The endpoint key comes from this process, not from the probe's output, so a
+        // probe that failed before reading the machine-id still lands on the same target.
+        identity: [...p.identity, `endpoint:local/${hostname()}`],
         name,
         address: "local",
         status: result.status,

@@ -1,0 +1,77 @@
+// A real server on a real in-memory database (with the real migrations), and a
+// real MCP Client connected over InMemoryTransport.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
+import { createApp, type AppContext } from "../../src/app/context.js";
+import type { SourceFactory } from "../../src/app/sources.js";
+import { loadConfig, type FleetConfig, type SourceConfig } from "../../src/config.js";
+import { closeDb, openDb } from "../../src/db/open.js";
+import { createLocalSource } from "../../src/discovery/sources/local.js";
+import type { CommandRunner } from "../../src/discovery/runner.js";
+import { createLogger } from "../../src/log.js";
+import { secretValueRedactor } from "../../src/redact.js";
+import { buildServer } from "../../src/server.js";
+import type { AnyTool } from "../../src/tools/registry.js";
+
+export interface Harness {
+  app: AppContext;
+  client: Client;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  /** Runner per source id; sources are `local`-kind sources probed through it. */
+  runners?: Record<string, CommandRunner>;
+  sourceFactory?: SourceFactory;
+  config?: Partial<FleetConfig>;
+  tools?: readonly AnyTool[];
+  now?: () => Date;
+  db?: ReturnType<typeof openDb>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const base = loadConfig({ env: {}, db: ":memory:", stderrIsTty: false });
+  const sources: SourceConfig[] = opts.runners
+    ? Object.keys(opts.runners).map((id) => ({ kind: "local", id, timeout_ms: 5000, max_output_bytes: 4 * 1024 * 1024 }))
+    : base.sources;
+  const config: FleetConfig = { ...base, sources, ...opts.config, limits: { ...base.limits, ...opts.config?.limits } };
+  const logs: string[] = [];
+  const log = createLogger({ level: "debug", pretty: false, write: (l) => logs.push(l), redact: secretValueRedactor(config.secretValues) });
+  const sourceFactory: SourceFactory =
+    opts.sourceFactory ??
+    ((cfg) => {
+      const runner = opts.runners?.[cfg.id];
+      return createLocalSource({ id: cfg.id, timeoutMs: cfg.timeout_ms, maxOutputBytes: cfg.max_output_bytes, ...(runner ? { runner } : {}) });
+    });
+  const app = createApp({ config, db: opts.db ?? openDb(":memory:"), log, sourceFactory, ...(opts.now ? { now: opts.now } : {}) });
+  const { server } = buildServer(app, opts.tools ? { tools: opts.tools } : {});
+  const [clientT, serverT] = InMemoryTransport.createLinkedPair();
+  await server.connect(serverT);
+  const client = new Client({ name: "fleet-test-client", version: "9.9.9" });
+  await client.connect(clientT);
+  return {
+    app,
+    client,
+    logs,
+    async close() {
+      await client.close();
+      await server.close();
+      closeDb(app.db);
+    },
+  };
+}
+
+export function auditRows(app: AppContext) {
+  return app.db.$client.prepare("SELECT * FROM audit_log ORDER BY id").all() as Array<Record<string, unknown>>;
+}
+
+export function lastAudit(app: AppContext) {
+  const rows = auditRows(app);
+  return rows[rows.length - 1]!;
+}
+
+export function text(result: { content?: unknown }): string {
+  const content = result.content as Array<{ type: string; text?: string }> | undefined;
+  return (content ?? []).map((c) => c.text ?? "").join("\n");
+}
