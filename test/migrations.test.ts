@@ -133,7 +133,7 @@ describe("committed migrations match src/db/schema.ts", () => {
   });
 });
 
-const tables = Object.values(schema).filter((v): v is SQLiteTable => is(v, SQLiteTable));
+const tables = (Object.values(schema) as unknown[]).filter((v): v is SQLiteTable => is(v, SQLiteTable));
 
 describe("openDb", () => {
   it("applies the migrations: every schema table, column and index exists; foreign keys on; audit triggers present", () => {

@@ -7,7 +7,7 @@ import type { FleetConfig, SourceConfig } from "../config.js";
 import type { Db } from "../db/open.js";
 import type { DiscoverySource, SourceResult, TargetObservation } from "../discovery/types.js";
 import { runningRuns } from "../inventory/queries.js";
-import { finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
+import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
 import { withLogContext, type Logger } from "../log.js";
 import type { SourceFactory } from "./sources.js";
 import { isOwnerAlive } from "./liveness.js";
@@ -172,14 +172,20 @@ export class DiscoveryService {
     // Observations cut short by cancellation say nothing about the host: drop them
     // rather than mark a healthy machine unreachable. Finished ones are kept.
     const results = settled.map((r) => ({ ...r, targets: r.targets.filter((t: TargetObservation) => t.status !== "cancelled") }));
-    const outcome = finishRun(db, {
-      runId,
-      results,
-      startedAt,
-      now: now(),
-      cancelled,
-      ...(timedOut ? { error: `the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` } : {}),
-    });
+    let outcome;
+    try {
+      outcome = finishRun(db, {
+        runId,
+        results,
+        startedAt,
+        now: now(),
+        cancelled,
+        ...(timedOut ? { error: `the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` } : {}),
+      });
+    } catch (err) {
+      failRun(db, runId, now(), startedAt, (err as Error).message);
+      throw err;
+    }
     log.info("discovery finished", { run_id: runId, status: outcome.status, duration_ms: outcome.durationMs, targets: outcome.targetsSeen });
 
     const stored = new Map<TargetObservation, { id: string; name: string }>();

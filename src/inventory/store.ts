@@ -164,6 +164,14 @@ function runStatus(results: SourceResult[]): RunStatus {
   return "partial";
 }
 
+/** Closes a run whose write failed: its transaction rolled back, so the inventory is as before. */
+export function failRun(db: Db, runId: number, now: Date, startedAt: Date, error: string): void {
+  db.update(discoveryRuns)
+    .set({ status: "failed", finishedAt: now.toISOString(), durationMs: now.getTime() - startedAt.getTime(), error: `nothing was written: ${error}` })
+    .where(eq(discoveryRuns.id, runId))
+    .run();
+}
+
 /** Marks runs whose owning process is gone (a crash or kill) as interrupted. */
 export function markInterruptedRuns(db: Db, isOwnerAlive: (pid: number, host: string) => boolean, now: Date): number[] {
   const running = db.select().from(discoveryRuns).where(eq(discoveryRuns.status, "running")).all();

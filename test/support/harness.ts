@@ -71,7 +71,7 @@ export function lastAudit(app: AppContext) {
   return rows[rows.length - 1]!;
 }
 
-export function text(result: { content?: unknown }): string {
-  const content = result.content as Array<{ type: string; text?: string }> | undefined;
+export function text(result: object): string {
+  const content = (result as { content?: unknown }).content as Array<{ type: string; text?: string }> | undefined;
   return (content ?? []).map((c) => c.text ?? "").join("\n");
 }
