@@ -2,6 +2,7 @@
 // Entry point: `fleet-mcp [serve]` speaks MCP on stdio (stdout is the protocol's
 // alone; everything else goes to stderr); `discover` and `audit verify` are for
 // people at a terminal.
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { createApp, type AppContext } from "./app/context.js";
@@ -83,11 +84,16 @@ export async function main(argv: string[]): Promise<number> {
         process.stderr.write(`fleet-mcp: unknown audit command ${JSON.stringify(sub ?? "")}; did you mean \`fleet-mcp audit verify\`?\n`);
         return 2;
       }
+      if (config.dbPath !== ":memory:" && !existsSync(config.dbPath)) {
+        process.stderr.write(`fleet-mcp: no database at ${config.dbPath}; pass the right --db or FLEET_DB.\n`);
+        return 2;
+      }
       const db = openDb(config.dbPath);
       try {
         const r = verifyAuditChain(db);
         if (r.ok) {
-          process.stdout.write(`audit log OK: ${r.rows} row(s), hash chain intact (${config.dbPath})\n`);
+          // The head hash lets an operator record where the chain ended and notice a truncated tail later.
+          process.stdout.write(`audit log OK: ${r.rows} row(s), hash chain intact, head ${r.headHash.slice(0, 16)} (${config.dbPath})\n`);
           return 0;
         }
         process.stdout.write(`audit log BROKEN at row ${r.firstBad!.id}: ${r.firstBad!.reason} (${r.rows} row(s) read, ${config.dbPath})\n`);
@@ -159,7 +165,10 @@ function formatReport(r: RunReport): string {
     `Discovery run ${r.runId}: ${r.status} in ${(r.durationMs / 1000).toFixed(1)} s — ${r.targetsSeen} target(s), ${r.targetsAdded} new, ${r.targetsUnreachable} unreachable`,
     "",
     `${"SOURCE".padEnd(16)} ${"KIND".padEnd(12)} ${"STATUS".padEnd(10)} ${"HOSTS OK".padStart(8)} ${"FAILED".padStart(7)}  ERROR`,
-    ...r.sources.map((s) => `${s.id.padEnd(16)} ${s.kind.padEnd(12)} ${s.status.padEnd(10)} ${String(s.hostsOk).padStart(8)} ${String(s.hostsFailed).padStart(7)}  ${s.error ?? ""}`),
+    ...r.sources.map(
+      (s) =>
+        `${s.id.padEnd(16)} ${s.kind.padEnd(12)} ${s.status.padEnd(10)} ${String(s.hostsOk).padStart(8)} ${String(s.hostsFailed).padStart(7)}  ${s.error ?? ""}`,
+    ),
   ];
   if (r.problems.length) {
     lines.push("", "Problems:", ...r.problems.map((p) => `  ${p.name} (${p.sourceId}): ${p.status}${p.error ? ` — ${p.error}` : ""}`));

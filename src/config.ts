@@ -7,9 +7,7 @@ import { join, resolve } from "node:path";
 import { z } from "zod";
 import { LOG_LEVELS, type LogLevel } from "./log.js";
 
-const SourceIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "use 1-63 lower-case letters, digits, '.', '_' or '-'");
+const SourceIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "use 1-63 lower-case letters, digits, '.', '_' or '-'");
 
 export const LocalSourceConfigSchema = z
   .object({
@@ -18,7 +16,12 @@ export const LocalSourceConfigSchema = z
     /** Per-probe deadline. */
     timeout_ms: z.number().int().min(1000).max(600_000).default(30_000),
     /** Cap on the probe's output. */
-    max_output_bytes: z.number().int().min(64 * 1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
+    max_output_bytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(256 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
   })
   .strict();
 
@@ -37,8 +40,18 @@ export const ConfigFileSchema = z
       .refine((s) => !s || new Set(s.map((x) => x.id)).size === s.length, "source ids must be unique"),
     limits: z
       .object({
-        max_result_bytes: z.number().int().min(4096).max(10 * 1024 * 1024).optional(),
-        discovery_timeout_ms: z.number().int().min(1000).max(24 * 3600 * 1000).optional(),
+        max_result_bytes: z
+          .number()
+          .int()
+          .min(4096)
+          .max(10 * 1024 * 1024)
+          .optional(),
+        discovery_timeout_ms: z
+          .number()
+          .int()
+          .min(1000)
+          .max(24 * 3600 * 1000)
+          .optional(),
       })
       .strict()
       .optional(),
@@ -82,17 +95,19 @@ export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
-  const env = opts.env ?? process.env;
-  const configPath = opts.configPath ?? env.FLEET_CONFIG ?? null;
+  const raw = opts.env ?? process.env;
+  // An empty variable (FLEET_DB=) means unset, as it does for most tools.
+  const env = (name: string): string | undefined => (raw[name] ? raw[name] : undefined);
+  const configPath = opts.configPath || env("FLEET_CONFIG") || null;
   const file = configPath ? readConfigFile(configPath) : {};
 
-  const levelRaw = env.FLEET_LOG_LEVEL ?? file.log_level ?? "info";
+  const levelRaw = env("FLEET_LOG_LEVEL") ?? file.log_level ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(levelRaw)) {
     throw new ConfigError(`FLEET_LOG_LEVEL=${JSON.stringify(levelRaw)} is not a log level; use one of ${LOG_LEVELS.join(", ")}.`);
   }
 
   const sources = file.sources ?? [LocalSourceConfigSchema.parse({ kind: "local" })];
-  const dbRaw = opts.db ?? env.FLEET_DB ?? file.db ?? defaultDbPath(env);
+  const dbRaw = opts.db || env("FLEET_DB") || file.db || defaultDbPath(raw);
   return {
     dbPath: dbRaw === ":memory:" ? dbRaw : resolve(dbRaw),
     logLevel: levelRaw as LogLevel,
@@ -112,7 +127,9 @@ function readConfigFile(path: string): ConfigFile {
   try {
     text = readFileSync(path, "utf8");
   } catch (err) {
-    throw new ConfigError(`Cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}. Check the path given by --config or FLEET_CONFIG.`);
+    throw new ConfigError(
+      `Cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}. Check the path given by --config or FLEET_CONFIG.`,
+    );
   }
   let raw: unknown;
   try {

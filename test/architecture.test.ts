@@ -139,7 +139,11 @@ export function scanSource(path: string, text: string): Scan {
         // Reading whether stdout is a terminal is harmless; any other use (write, pipe, passing it on) is not.
         const parent = node.parent;
         const harmless = ts.isPropertyAccessExpression(parent) && parent.expression === node && STDOUT_HARMLESS_READS.has(parent.name.text);
-        if (!harmless) scan.stdout.push({ line: lineOf(node), what: `${(ts.isPropertyAccessExpression(parent) && parent.expression === node ? parent : node).getText(sf)} (process.stdout)` });
+        if (!harmless)
+          scan.stdout.push({
+            line: lineOf(node),
+            what: `${(ts.isPropertyAccessExpression(parent) && parent.expression === node ? parent : node).getText(sf)} (process.stdout)`,
+          });
       }
       if (ts.isIdentifier(access.object) && access.object.text === "console" && !CONSOLE_STDERR_METHODS.has(access.name)) {
         scan.stdout.push({ line: lineOf(node), what: `console.${access.name} (writes to stdout)` });
@@ -170,7 +174,8 @@ function layerRule(fromPath: string, from: Layer, toPath: string, to: Layer, typ
       if (to === "db" && !typeOnly) return "tools may not import src/db at runtime (use `import type`; go through src/inventory or src/app)";
       return null;
     case "inventory":
-      if (to === "discovery") return typeOnly ? null : "inventory may import src/discovery only with `import type` (the observation contract), never at runtime";
+      if (to === "discovery")
+        return typeOnly ? null : "inventory may import src/discovery only with `import type` (the observation contract), never at runtime";
       if (to === "app" || to === "tools") return `inventory may import only db and leaf modules (not ${to})`;
       return null;
     case "discovery":
@@ -308,8 +313,14 @@ describe("checkImports self-test (the checker can fail)", () => {
   it("accepts a clean synthetic tree", () => {
     const v = checkImports([
       ...STUBS,
-      { path: "src/inventory/ok.ts", text: 'import type { Db } from "../db/open.js";\nimport type { T } from "../discovery/types.js";\nimport { auditLog } from "../db/schema.js";\n// process.env and console.log in a comment do not count\nconst s = "process.env.X console.log";\n' },
-      { path: "src/tools/ok.ts", text: 'import type { Db } from "../db/open.js";\nimport { createApp } from "../app/context.js";\ntype O = typeof import("../db/open.js");\nconsole.error("to stderr");\n' },
+      {
+        path: "src/inventory/ok.ts",
+        text: 'import type { Db } from "../db/open.js";\nimport type { T } from "../discovery/types.js";\nimport { auditLog } from "../db/schema.js";\n// process.env and console.log in a comment do not count\nconst s = "process.env.X console.log";\n',
+      },
+      {
+        path: "src/tools/ok.ts",
+        text: 'import type { Db } from "../db/open.js";\nimport { createApp } from "../app/context.js";\ntype O = typeof import("../db/open.js");\nconsole.error("to stderr");\n',
+      },
       { path: "src/config.ts", text: 'import { createLogger } from "./log.js";\nexport const e = process.env.FLEET_DB;\n' },
       { path: "src/server.ts", text: 'import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";\n' },
       { path: "src/discovery/ok.ts", text: 'import { probe } from "./probe.js";\nimport type { T } from "./types.js";\nexport * from "./types.js";\n' },
@@ -318,10 +329,20 @@ describe("checkImports self-test (the checker can fail)", () => {
   });
 
   it.each([
-    ["inventory runtime-imports discovery", "src/inventory/y.ts", 'import { probe } from "../discovery/probe.js";', /inventory may import src\/discovery only with `import type`/],
+    [
+      "inventory runtime-imports discovery",
+      "src/inventory/y.ts",
+      'import { probe } from "../discovery/probe.js";',
+      /inventory may import src\/discovery only with `import type`/,
+    ],
     ["inline `type` modifiers are still a runtime import", "src/inventory/y.ts", 'import { type T } from "../discovery/types.js";', /only with `import type`/],
     ["tools runtime-import db/open.js", "src/tools/y.ts", 'import { openDb } from "../db/open.js";', /tools may not import src\/db at runtime/],
-    ["dynamic import crosses a layer", "src/discovery/y.ts", 'export const m = () => import("../db/open.js");', /import\(\) "..\/db\/open.js" — discovery imports nothing/],
+    [
+      "dynamic import crosses a layer",
+      "src/discovery/y.ts",
+      'export const m = () => import("../db/open.js");',
+      /import\(\) "..\/db\/open.js" — discovery imports nothing/,
+    ],
     ["export-from crosses a layer", "src/db/y.ts", 'export { createLogger } from "../log.js";', /db imports nothing of ours outside src\/db/],
     ["side-effect import crosses a layer", "src/discovery/y.ts", 'import "../log.js";', /side-effect import "..\/log.js"/],
     ["discovery imports a leaf module", "src/discovery/y.ts", 'import type { Logger } from "../log.js";', /not leaf: src\/log.ts/],
@@ -331,7 +352,12 @@ describe("checkImports self-test (the checker can fail)", () => {
     ["a layer imports an entry point", "src/tools/y.ts", 'import { buildServer } from "../server.js";', /must not import an entry point/],
     ["relative import without .js", "src/app/y.ts", 'import { openDb } from "../db/open";', /must end in "\.js"/],
     ["relative import that does not resolve", "src/app/y.ts", 'import { nope } from "../db/nope.js";', /does not resolve/],
-    ["MCP SDK outside the allowed files", "src/app/y.ts", 'import type { Tool } from "@modelcontextprotocol/sdk/types.js";', /may import @modelcontextprotocol\/sdk/],
+    [
+      "MCP SDK outside the allowed files",
+      "src/app/y.ts",
+      'import type { Tool } from "@modelcontextprotocol/sdk/types.js";',
+      /may import @modelcontextprotocol\/sdk/,
+    ],
     ["process.env outside config.ts", "src/tools/y.ts", "export const d = process.env.FLEET_DB;", /only src\/config.ts may read process.env/],
     ["destructured process.env", "src/app/y.ts", "const { env } = process;\nexport const d = env.HOME;", /only src\/config.ts may read process.env/],
     ["process.stdout.write outside cli.ts", "src/server.ts", 'process.stdout.write("hi\\n");', /stdout belongs to the MCP transport/],

@@ -161,10 +161,9 @@ describe("fleet-mcp CLI (dist/cli.js)", () => {
     it("without --db, FLEET_DB is used (parents created)", { timeout: TEST_TIMEOUT_MS }, async () => {
       const home = dir("fleet-db-env");
       const db = join(home, "from-env", "nested", "fleet.db");
-      const r = await runCli(["audit", "verify"], { home, env: { FLEET_DB: db } });
+      const r = await runCli(["discover"], { home, env: { FLEET_DB: db } });
       expect(r.code, show(r)).toBe(0);
       expect(existsSync(db), `${db} was not created${show(r)}`).toBe(true);
-      expect(r.stdout, show(r)).toContain(db);
       expect(existsSync(join(home, "xdg", "fleet-mcp")), "XDG default used although FLEET_DB was set").toBe(false);
     });
 
@@ -172,7 +171,7 @@ describe("fleet-mcp CLI (dist/cli.js)", () => {
       const home = dir("db-flag-wins");
       const flag = join(home, "flag.db");
       const env = join(home, "env.db");
-      const r = await runCli(["audit", "verify", "--db", flag], { home, env: { FLEET_DB: env } });
+      const r = await runCli(["discover", "--db", flag], { home, env: { FLEET_DB: env } });
       expect(r.code, show(r)).toBe(0);
       expect(existsSync(flag)).toBe(true);
       expect(existsSync(env)).toBe(false);
@@ -180,20 +179,36 @@ describe("fleet-mcp CLI (dist/cli.js)", () => {
 
     it("with neither, it is $XDG_DATA_HOME/fleet-mcp/fleet.db (and nothing under HOME)", { timeout: TEST_TIMEOUT_MS }, async () => {
       const home = dir("xdg-default");
-      const r = await runCli(["audit", "verify"], { home });
+      const r = await runCli(["discover"], { home });
       expect(r.code, show(r)).toBe(0);
       const db = join(home, "xdg", "fleet-mcp", "fleet.db");
       expect(existsSync(db), `${db} was not created${show(r)}`).toBe(true);
-      expect(r.stdout, show(r)).toContain(db);
       expect(existsSync(join(home, "home")), "something was written under HOME").toBe(false);
     });
   });
 
   describe("audit verify", () => {
     it("on a fresh database exits 0 and says OK", { timeout: TEST_TIMEOUT_MS }, async () => {
-      const r = await runCli(["audit", "verify", "--db", join(dir("audit-fresh"), "fleet.db")]);
+      const path = join(dir("audit-fresh"), "fleet.db");
+      closeDb(openDb(path));
+      const r = await runCli(["audit", "verify", "--db", path]);
       expect(r.code, show(r)).toBe(0);
-      expect(r.stdout, show(r)).toContain("OK");
+      expect(r.stdout, show(r)).toMatch(/audit log OK: 0 row\(s\), hash chain intact, head 0{16}/);
+    });
+
+    it("a database path that does not exist exits 2 instead of creating an empty log and calling it OK", { timeout: TEST_TIMEOUT_MS }, async () => {
+      const path = join(dir("audit-missing"), "typo", "fleet.db");
+      const r = await runCli(["audit", "verify", "--db", path]);
+      expect(r.code, show(r)).toBe(2);
+      expect(r.stderr, show(r)).toContain(`no database at ${path}`);
+      expect(existsSync(path)).toBe(false);
+    });
+
+    it("an empty FLEET_DB counts as unset", { timeout: TEST_TIMEOUT_MS }, async () => {
+      const home = dir("empty-fleet-db");
+      const r = await runCli(["discover"], { home, env: { FLEET_DB: "", FLEET_LOG_LEVEL: "" } });
+      expect(r.code, show(r)).toBe(0);
+      expect(existsSync(join(home, "xdg", "fleet-mcp", "fleet.db"))).toBe(true);
     });
 
     /** A database with three chained audit rows written by the real appendAudit; row 2 is a tool_error. */
@@ -203,7 +218,16 @@ describe("fleet-mcp CLI (dist/cli.js)", () => {
       try {
         const base = { clientName: "claude-code", clientVersion: "2.1.0", sessionId: null, principal: null } satisfies Partial<AuditEntryInput>;
         const rows = [
-          appendAudit(db, { ...base, ts: new Date("2026-03-01T10:00:00.000Z"), correlationId: randomUUID(), tool: "get_fleet_overview", arguments: {}, outcome: "ok", durationMs: 14, error: null }),
+          appendAudit(db, {
+            ...base,
+            ts: new Date("2026-03-01T10:00:00.000Z"),
+            correlationId: randomUUID(),
+            tool: "get_fleet_overview",
+            arguments: {},
+            outcome: "ok",
+            durationMs: 14,
+            error: null,
+          }),
           appendAudit(db, {
             ...base,
             ts: new Date("2026-03-01T10:00:05.250Z"),
@@ -214,7 +238,16 @@ describe("fleet-mcp CLI (dist/cli.js)", () => {
             durationMs: 3,
             error: 'No target named "web-01". Did you mean "web-1"?',
           }),
-          appendAudit(db, { ...base, ts: new Date("2026-03-01T10:01:00.000Z"), correlationId: randomUUID(), tool: "run_discovery", arguments: { sources: ["local"] }, outcome: "ok", durationMs: 1840, error: null }),
+          appendAudit(db, {
+            ...base,
+            ts: new Date("2026-03-01T10:01:00.000Z"),
+            correlationId: randomUUID(),
+            tool: "run_discovery",
+            arguments: { sources: ["local"] },
+            outcome: "ok",
+            durationMs: 1840,
+            error: null,
+          }),
         ];
         expect(rows.map((r) => r.id)).toEqual([1, 2, 3]);
       } finally {

@@ -60,15 +60,18 @@ function generateAgainstCommitted(schemaPath: string): GenerateResult {
   cpSync(MIGRATIONS, out, { recursive: true });
   const before = new Set(listFiles(out));
   const { cmd, args } = drizzleKit();
-  const r = spawnSync(
-    cmd,
-    [...args, "generate", "--dialect", "sqlite", "--schema", relative(ROOT, schemaPath), "--out", relative(ROOT, out)],
-    { cwd: ROOT, encoding: "utf8", timeout: DRIZZLE_TIMEOUT_MS, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-  );
+  const r = spawnSync(cmd, [...args, "generate", "--dialect", "sqlite", "--schema", relative(ROOT, schemaPath), "--out", relative(ROOT, out)], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: DRIZZLE_TIMEOUT_MS,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1" },
+  });
   const output = `--- drizzle-kit stdout ---\n${r.stdout ?? ""}\n--- drizzle-kit stderr ---\n${r.stderr ?? ""}`;
   const added = listFiles(out).filter((f) => !before.has(f));
   let error: string | null = null;
-  if (r.error) error = `could not run drizzle-kit: ${r.error.message}${r.signal ? ` (${r.signal}; it may be waiting for an interactive rename prompt — run \`npm run db:generate\` yourself)` : ""}`;
+  if (r.error)
+    error = `could not run drizzle-kit: ${r.error.message}${r.signal ? ` (${r.signal}; it may be waiting for an interactive rename prompt — run \`npm run db:generate\` yourself)` : ""}`;
   else if (r.status !== 0) error = `drizzle-kit exited ${r.status}`;
   else if (/\berror\b/i.test(r.stderr ?? "")) error = "drizzle-kit reported an error (it exits 0 even then)";
   else if (!/\d+ tables?/.test(r.stdout ?? "")) error = "drizzle-kit did not print its table summary: did it read the schema?";
@@ -104,10 +107,7 @@ describe("committed migrations match src/db/schema.ts", () => {
       const dir = tempDir("schema");
       symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
       const changed = join(dir, "schema.ts");
-      writeFileSync(
-        changed,
-        `${readFileSync(SCHEMA, "utf8")}\nexport const zzCanary = sqliteTable("zz_canary", { id: integer("id").primaryKey() });\n`,
-      );
+      writeFileSync(changed, `${readFileSync(SCHEMA, "utf8")}\nexport const zzCanary = sqliteTable("zz_canary", { id: integer("id").primaryKey() });\n`);
       const r = generateAgainstCommitted(changed);
       expect(r.error, `${r.error}\n${r.output}`).toBeNull();
       expect(r.newSql, r.output).toHaveLength(1);
@@ -121,7 +121,9 @@ describe("committed migrations match src/db/schema.ts", () => {
       entries: Array<{ idx: number; when: number; tag: string }>;
     };
     expect(journal.dialect).toBe("sqlite");
-    const sqlFiles = readdirSync(MIGRATIONS).filter((f) => f.endsWith(".sql")).sort();
+    const sqlFiles = readdirSync(MIGRATIONS)
+      .filter((f) => f.endsWith(".sql"))
+      .sort();
     // A .sql file missing from the journal is silently never applied.
     expect(sqlFiles, "src/db/migrations/*.sql and meta/_journal.json disagree").toEqual(journal.entries.map((e) => `${e.tag}.sql`).sort());
     journal.entries.forEach((e, i) => {

@@ -48,7 +48,10 @@ describe("probe framing", () => {
   it("treats lines that imitate a marker with another nonce as data", () => {
     const nonce = newNonce();
     const forged = `@@fleet-${"0".repeat(24)}@@ END systemd 0\n@@fleet-${"0".repeat(24)}@@ DONE`;
-    const out = renderProbeOutput(nonce, { hostname: { body: "web-1" }, docker: { body: `{"Names":"${forged.replace(/\n/g, "\\n")}","Image":"x","ID":"1","State":"running","Labels":""}` } });
+    const out = renderProbeOutput(nonce, {
+      hostname: { body: "web-1" },
+      docker: { body: `{"Names":"${forged.replace(/\n/g, "\\n")}","Image":"x","ID":"1","State":"running","Labels":""}` },
+    });
     const { sections, complete } = splitProbeOutput(out, nonce);
     expect(complete).toBe(true);
     expect(sections.get("docker")!.body).toContain("END systemd 0");
@@ -68,7 +71,8 @@ describe("probe framing", () => {
 
   it("understands a BusyBox/Alpine host: plain ip addr, /proc/net, no systemd, no docker", () => {
     const nonce = newNonce();
-    const tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0";
+    const tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0";
     const out = renderProbeOutput(nonce, {
       hostname: { body: "alpine-1" },
       machine_id: { body: "", rc: 1, stderr: "cat: can't open '/var/lib/dbus/machine-id': No such file or directory" },
@@ -98,7 +102,9 @@ describe("probe framing", () => {
   it("falls back to systemctl's text output and /proc/cpuinfo", () => {
     const nonce = newNonce();
     const out = renderProbeOutput(nonce, {
-      systemd: { body: "#text\nssh.service loaded active running OpenBSD Secure Shell server\ncron.service loaded failed failed Regular background program processing daemon" },
+      systemd: {
+        body: "#text\nssh.service loaded active running OpenBSD Secure Shell server\ncron.service loaded failed failed Regular background program processing daemon",
+      },
       cpu: { body: "processor\t: 0\nmodel name\t: AMD EPYC 7302 16-Core Processor\n\nprocessor\t: 1\nmodel name\t: AMD EPYC 7302 16-Core Processor\n" },
     });
     const p = interpretProbe(splitProbeOutput(out, nonce).sections);

@@ -25,11 +25,26 @@ function deadPid(): number {
 describe("discovery runs", () => {
   it("marks a run left running by a dead process as interrupted at start-up, and a new run can start", async () => {
     const db = openDb(":memory:");
-    const orphan = startRun(db, { correlationId: "c-orphan", trigger: "cli", now: new Date("2026-11-23T10:00:00Z"), ownerPid: deadPid(), ownerHost: hostname() });
-    const remote = startRun(db, { correlationId: "c-remote", trigger: "cli", now: new Date("2026-11-23T10:00:00Z"), ownerPid: 1, ownerHost: "some-other-host" });
+    const orphan = startRun(db, {
+      correlationId: "c-orphan",
+      trigger: "cli",
+      now: new Date("2026-11-23T10:00:00Z"),
+      ownerPid: deadPid(),
+      ownerHost: hostname(),
+    });
+    const remote = startRun(db, {
+      correlationId: "c-remote",
+      trigger: "cli",
+      now: new Date("2026-11-23T10:00:00Z"),
+      ownerPid: 1,
+      ownerHost: "some-other-host",
+    });
     h = await startHarness({ db, runners: { lab: new ScriptedRunner(() => ({ kind: "answer", host: debianHost() })) } });
     const status = (await h.client.callTool({ name: "get_discovery_status", arguments: {} })).structuredContent as S;
-    expect(status.runs.find((r: S) => r.run_id === orphan)).toMatchObject({ status: "interrupted", error: expect.stringContaining("stopped before it finished") });
+    expect(status.runs.find((r: S) => r.run_id === orphan)).toMatchObject({
+      status: "interrupted",
+      error: expect.stringContaining("stopped before it finished"),
+    });
     // A run owned by another host cannot be judged from here: it still counts as running.
     expect(status.running).toMatchObject({ run_id: remote });
     const busy = await h.client.callTool({ name: "run_discovery", arguments: {} });

@@ -68,14 +68,27 @@ describe("run_discovery, get_fleet_overview, get_target", () => {
     const got = await h.client.callTool({ name: "get_target", arguments: { target: "WEB-1" } });
     expect(got.isError).toBeFalsy();
     const t = got.structuredContent as S;
-    expect(t.target).toMatchObject({ name: "web-1", kind: "host", lifecycle: "active", os: "Debian GNU/Linux 12 (bookworm)", kernel: "6.1.0-13-amd64", arch: "x86_64", cpu_count: 4 });
+    expect(t.target).toMatchObject({
+      name: "web-1",
+      kind: "host",
+      lifecycle: "active",
+      os: "Debian GNU/Linux 12 (bookworm)",
+      kernel: "6.1.0-13-amd64",
+      arch: "x86_64",
+      cpu_count: 4,
+    });
     expect(t.target.id).toMatch(/^h-[0-9a-f]{12}$/);
     const fact = (k: string) => t.facts.find((f: S) => f.key === k);
     expect(fact("machine_id")).toMatchObject({ value: "0123456789abcdef0123456789abcdef", source: "lab" });
     expect(fact("memory.total_bytes").value).toBe(memTotalFromFixture());
     expect(fact("docker.status").value).toBe("ok");
     expect(t.services.items.map((s: S) => s.name)).toEqual(["backup.service", "nginx.service", "ssh.service"]);
-    expect(t.containers.items.find((c: S) => c.name === "homelab-db-1")).toMatchObject({ image: "postgres:16", state: "running", compose_project: "homelab", compose_service: "db" });
+    expect(t.containers.items.find((c: S) => c.name === "homelab-db-1")).toMatchObject({
+      image: "postgres:16",
+      state: "running",
+      compose_project: "homelab",
+      compose_service: "db",
+    });
     expect(t.stacks.items[0]).toMatchObject({ name: "yellow", status: "running(2)" });
     expect(t.ports.items).toContainEqual(expect.objectContaining({ protocol: "tcp", address: "127.0.0.1", port: 8080, process: "python3", pid: 7863 }));
     expect(t.interfaces.find((i: S) => i.name === "lo").addresses).toContainEqual({ family: "inet", address: "127.0.0.1", prefixlen: 8, scope: "host" });
@@ -112,13 +125,17 @@ describe("run_discovery, get_fleet_overview, get_target", () => {
 
   it("keeps the last known facts when a host becomes unreachable, and says so", async () => {
     let reachable = true;
-    const runner = new ScriptedRunner(() => (reachable ? { kind: "answer", host: debianHost() } : { kind: "throw", code: "unreachable", message: "connect ECONNREFUSED 127.0.0.1:22" }));
+    const runner = new ScriptedRunner(() =>
+      reachable ? { kind: "answer", host: debianHost() } : { kind: "throw", code: "unreachable", message: "connect ECONNREFUSED 127.0.0.1:22" },
+    );
     h = await startHarness({ runners: { lab: runner } });
     await h.client.callTool({ name: "run_discovery", arguments: {} });
     reachable = false;
     const r = (await h.client.callTool({ name: "run_discovery", arguments: {} })).structuredContent as S;
     expect(r).toMatchObject({ status: "failed", targets_unreachable: 1 });
-    expect(r.problems).toEqual([{ target_id: expect.stringMatching(/^h-/), name: "web-1", source: "lab", status: "unreachable", error: "connect ECONNREFUSED 127.0.0.1:22" }]);
+    expect(r.problems).toEqual([
+      { target_id: expect.stringMatching(/^h-/), name: "web-1", source: "lab", status: "unreachable", error: "connect ECONNREFUSED 127.0.0.1:22" },
+    ]);
     expect((await h.client.callTool({ name: "get_fleet_overview", arguments: {} })).structuredContent).toMatchObject({ targets: { total: 1 } });
     const t = (await h.client.callTool({ name: "get_target", arguments: { target: "web-1" } })).structuredContent as S;
     expect(t.target).toMatchObject({ lifecycle: "unreachable", last_status: "unreachable", cpu_count: 4 });
@@ -258,7 +275,9 @@ describe("query_audit_log", () => {
     expect(ids).toEqual(expect.arrayContaining([1, 2, 3, 4, 5, 6]));
 
     const unknown = (await h.client.callTool({ name: "query_audit_log", arguments: { outcome: "unknown_tool" } })).structuredContent as S;
-    expect(unknown.entries).toEqual([expect.objectContaining({ tool: "nope", outcome: "unknown_tool", client: { name: "fleet-test-client", version: "9.9.9" } })]);
+    expect(unknown.entries).toEqual([
+      expect.objectContaining({ tool: "nope", outcome: "unknown_tool", client: { name: "fleet-test-client", version: "9.9.9" } }),
+    ]);
     const overview = (await h.client.callTool({ name: "query_audit_log", arguments: { tool: "get_fleet_overview", limit: 200 } })).structuredContent as S;
     expect(overview.entries).toHaveLength(5);
     const future = (await h.client.callTool({ name: "query_audit_log", arguments: { since: "2999-01-01T00:00:00Z" } })).structuredContent as S;

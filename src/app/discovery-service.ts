@@ -97,7 +97,9 @@ export class DiscoveryService {
     if (!ids || ids.length === 0) return all;
     const unknown = ids.filter((id) => !all.some((s) => s.id === id));
     if (unknown.length > 0) {
-      throw new UnknownSourceError(`Unknown source ${unknown.map((u) => JSON.stringify(u)).join(", ")}. Configured sources: ${all.map((s) => s.id).join(", ")}.`);
+      throw new UnknownSourceError(
+        `Unknown source ${unknown.map((u) => JSON.stringify(u)).join(", ")}. Configured sources: ${all.map((s) => s.id).join(", ")}.`,
+      );
     }
     return all.filter((s) => ids.includes(s.id));
   }
@@ -149,7 +151,12 @@ export class DiscoveryService {
               report(host);
             },
           });
-          log.debug("source finished", { source: source.id, status: result.status, targets: result.targets.length, duration_ms: result.finishedAt.getTime() - result.startedAt.getTime() });
+          log.debug("source finished", {
+            source: source.id,
+            status: result.status,
+            targets: result.targets.length,
+            duration_ms: result.finishedAt.getTime() - result.startedAt.getTime(),
+          });
           return result;
         } catch (err) {
           log.error("source failed", { source: source.id, error: err });

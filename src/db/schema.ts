@@ -160,10 +160,7 @@ export const addresses = sqliteTable(
     scope: text("scope"),
     observedAt: text("observed_at").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.targetId, t.sourceId, t.interfaceName, t.address] }),
-    index("addresses_address_idx").on(t.address),
-  ],
+  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.interfaceName, t.address] }), index("addresses_address_idx").on(t.address)],
 );
 
 export const ports = sqliteTable(
@@ -181,10 +178,7 @@ export const ports = sqliteTable(
     firstObservedAt: text("first_observed_at").notNull(),
     observedAt: text("observed_at").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.targetId, t.sourceId, t.protocol, t.address, t.port] }),
-    index("ports_port_idx").on(t.port),
-  ],
+  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.protocol, t.address, t.port] }), index("ports_port_idx").on(t.port)],
 );
 
 export const filesystems = sqliteTable(
@@ -293,9 +287,5 @@ export const auditLog = sqliteTable(
     prevHash: text("prev_hash").notNull(),
     hash: text("hash").notNull(),
   },
-  (t) => [
-    index("audit_log_ts_idx").on(t.ts),
-    index("audit_log_tool_idx").on(t.tool),
-    uniqueIndex("audit_log_hash_idx").on(t.hash),
-  ],
+  (t) => [index("audit_log_ts_idx").on(t.ts), index("audit_log_tool_idx").on(t.tool), uniqueIndex("audit_log_hash_idx").on(t.hash)],
 );

@@ -6,16 +6,7 @@ export type TargetKind = "host" | "proxmox_node" | "lxc" | "vm";
 
 /** Outcome of probing one host. Later sources (ssh) add their own failure kinds here. */
 export type HostStatus =
-  | "ok"
-  | "partial"
-  | "unreachable"
-  | "timeout"
-  | "auth_failed"
-  | "host_key_mismatch"
-  | "output_too_large"
-  | "skipped_circuit_open"
-  | "cancelled"
-  | "error";
+  "ok" | "partial" | "unreachable" | "timeout" | "auth_failed" | "host_key_mismatch" | "output_too_large" | "skipped_circuit_open" | "cancelled" | "error";
 
 /**
  * ok: the section ran and was parsed. unavailable: the tool or subsystem is not

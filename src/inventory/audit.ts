@@ -110,6 +110,8 @@ function stringifyArguments(args: unknown): string {
 export interface AuditVerifyResult {
   ok: boolean;
   rows: number;
+  /** Hash of the last good row (the genesis hash for an empty log). */
+  headHash: string;
   /** First row that fails, with why. */
   firstBad?: { id: number; reason: string };
 }
@@ -127,19 +129,24 @@ export function verifyAuditChain(db: Db): AuditVerifyResult {
     const row = raw as AuditRow;
     rows++;
     if (row.id !== expectedId) {
-      return { ok: false, rows, firstBad: { id: row.id, reason: `expected row ${expectedId} next: rows are missing or renumbered` } };
+      return { ok: false, rows, headHash: prev, firstBad: { id: row.id, reason: `expected row ${expectedId} next: rows are missing or renumbered` } };
     }
     if (row.prevHash !== prev) {
-      return { ok: false, rows, firstBad: { id: row.id, reason: "prev_hash does not match the previous row's hash: rows were removed, inserted or reordered" } };
+      return {
+        ok: false,
+        rows,
+        headHash: prev,
+        firstBad: { id: row.id, reason: "prev_hash does not match the previous row's hash: rows were removed, inserted or reordered" },
+      };
     }
     const { hash, ...rest } = row;
     if (auditRowHash(rest) !== hash) {
-      return { ok: false, rows, firstBad: { id: row.id, reason: "hash does not match the row's content: the row was modified" } };
+      return { ok: false, rows, headHash: prev, firstBad: { id: row.id, reason: "hash does not match the row's content: the row was modified" } };
     }
     prev = hash;
     expectedId++;
   }
-  return { ok: true, rows };
+  return { ok: true, rows, headHash: prev };
 }
 
 export interface AuditQuery {
@@ -171,4 +178,3 @@ export function queryAudit(db: Db, q: AuditQuery): { rows: AuditRow[]; nextBefor
   const page = more ? rows.slice(0, q.limit) : rows;
   return { rows: page, nextBeforeId: more ? page[page.length - 1]!.id : null };
 }
-

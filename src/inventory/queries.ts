@@ -105,7 +105,11 @@ export function findTargets(db: Db, ref: string): TargetRow[] {
   return read(db, (tx) => {
     const byId = tx.select().from(targets).where(eq(targets.id, ref)).all();
     if (byId.length) return byId;
-    const byName = tx.select().from(targets).where(sql`lower(${targets.name}) = lower(${ref})`).all();
+    const byName = tx
+      .select()
+      .from(targets)
+      .where(sql`lower(${targets.name}) = lower(${ref})`)
+      .all();
     if (byName.length) return byName;
     const byAddr = tx
       .select({ id: addresses.targetId })
@@ -145,7 +149,9 @@ export function getTargetDetail(db: Db, id: string, limits: TargetDetailLimits) 
     const lim = limits.collectionLimit;
     const total = (table: typeof services | typeof containers | typeof stacks | typeof ports | typeof filesystems | typeof interfaces) =>
       tx.select({ n: count() }).from(table).where(eq(table.targetId, id)).get()?.n ?? 0;
-    const parent = target.parentId ? tx.select({ id: targets.id, name: targets.name, kind: targets.kind }).from(targets).where(eq(targets.id, target.parentId)).get() ?? null : null;
+    const parent = target.parentId
+      ? (tx.select({ id: targets.id, name: targets.name, kind: targets.kind }).from(targets).where(eq(targets.id, target.parentId)).get() ?? null)
+      : null;
     const lastHost = tx
       .select()
       .from(discoveryHostResults)

@@ -178,7 +178,11 @@ export function markInterruptedRuns(db: Db, isOwnerAlive: (pid: number, host: st
   const dead = running.filter((r) => !isOwnerAlive(r.ownerPid, r.ownerHost)).map((r) => r.id);
   if (dead.length > 0) {
     db.update(discoveryRuns)
-      .set({ status: "interrupted", finishedAt: now.toISOString(), error: "the process running this discovery stopped before it finished; nothing of it was written" })
+      .set({
+        status: "interrupted",
+        finishedAt: now.toISOString(),
+        error: "the process running this discovery stopped before it finished; nothing of it was written",
+      })
       .where(inArray(discoveryRuns.id, dead))
       .run();
   }
@@ -221,11 +225,26 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
 
   writeFacts(tx, targetId, sourceId, obs, at, runId);
   if (obs.services) {
-    replaceRows(tx, services, services.targetId, services.sourceId, targetId, sourceId, at,
-      obs.services.map((s) => ({ key: s.name, row: { name: s.name, description: s.description, loadState: s.load, activeState: s.active, subState: s.sub } })));
+    replaceRows(
+      tx,
+      services,
+      services.targetId,
+      services.sourceId,
+      targetId,
+      sourceId,
+      at,
+      obs.services.map((s) => ({ key: s.name, row: { name: s.name, description: s.description, loadState: s.load, activeState: s.active, subState: s.sub } })),
+    );
   }
   if (obs.containers) {
-    replaceRows(tx, containers, containers.targetId, containers.sourceId, targetId, sourceId, at,
+    replaceRows(
+      tx,
+      containers,
+      containers.targetId,
+      containers.sourceId,
+      targetId,
+      sourceId,
+      at,
       dedupe(obs.containers, (c) => c.name).map((c) => ({
         key: c.name,
         row: {
@@ -240,35 +259,91 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
           composeService: c.composeService,
           createdAt: c.createdAt,
         },
-      })));
+      })),
+    );
   }
   if (obs.stacks) {
-    replaceRows(tx, stacks, stacks.targetId, stacks.sourceId, targetId, sourceId, at,
-      dedupe(obs.stacks, (s) => s.name).map((s) => ({ key: s.name, row: { name: s.name, status: s.status, configFiles: JSON.stringify(s.configFiles) } })));
+    replaceRows(
+      tx,
+      stacks,
+      stacks.targetId,
+      stacks.sourceId,
+      targetId,
+      sourceId,
+      at,
+      dedupe(obs.stacks, (s) => s.name).map((s) => ({ key: s.name, row: { name: s.name, status: s.status, configFiles: JSON.stringify(s.configFiles) } })),
+    );
   }
   if (obs.ports) {
-    replaceRows(tx, ports, ports.targetId, ports.sourceId, targetId, sourceId, at,
+    replaceRows(
+      tx,
+      ports,
+      ports.targetId,
+      ports.sourceId,
+      targetId,
+      sourceId,
+      at,
       dedupe(obs.ports, (p) => `${p.protocol}|${p.address}|${p.port}`).map((p) => ({
         key: `${p.protocol}|${p.address}|${p.port}`,
         row: { protocol: p.protocol, address: p.address, port: p.port, process: p.process, pid: p.pid },
-      })), (r) => `${r.protocol}|${r.address}|${r.port}`);
+      })),
+      (r) => `${r.protocol}|${r.address}|${r.port}`,
+    );
   }
   if (obs.interfaces) {
-    tx.delete(interfaces).where(and(eq(interfaces.targetId, targetId), eq(interfaces.sourceId, sourceId))).run();
-    tx.delete(addresses).where(and(eq(addresses.targetId, targetId), eq(addresses.sourceId, sourceId))).run();
-    const ifRows = dedupe(obs.interfaces, (i) => i.name).map((i) => ({ targetId, sourceId, name: i.name, mac: i.mac, mtu: i.mtu, state: i.state, master: i.master, observedAt: at }));
+    tx.delete(interfaces)
+      .where(and(eq(interfaces.targetId, targetId), eq(interfaces.sourceId, sourceId)))
+      .run();
+    tx.delete(addresses)
+      .where(and(eq(addresses.targetId, targetId), eq(addresses.sourceId, sourceId)))
+      .run();
+    const ifRows = dedupe(obs.interfaces, (i) => i.name).map((i) => ({
+      targetId,
+      sourceId,
+      name: i.name,
+      mac: i.mac,
+      mtu: i.mtu,
+      state: i.state,
+      master: i.master,
+      observedAt: at,
+    }));
     insertChunked(tx, interfaces, ifRows);
     const addrRows = dedupe(
-      obs.interfaces.flatMap((i) => i.addresses.map((a) => ({ targetId, sourceId, interfaceName: i.name, family: a.family, address: a.address, prefixlen: a.prefixlen, scope: a.scope, observedAt: at }))),
+      obs.interfaces.flatMap((i) =>
+        i.addresses.map((a) => ({
+          targetId,
+          sourceId,
+          interfaceName: i.name,
+          family: a.family,
+          address: a.address,
+          prefixlen: a.prefixlen,
+          scope: a.scope,
+          observedAt: at,
+        })),
+      ),
       (a) => `${a.interfaceName}|${a.address}`,
     );
     insertChunked(tx, addresses, addrRows);
   }
   if (obs.filesystems) {
-    tx.delete(filesystems).where(and(eq(filesystems.targetId, targetId), eq(filesystems.sourceId, sourceId))).run();
-    insertChunked(tx, filesystems, dedupe(obs.filesystems, (f) => f.mount).map((f) => ({
-      targetId, sourceId, mount: f.mount, device: f.source, fstype: f.fstype, sizeBytes: f.sizeBytes, usedBytes: f.usedBytes, availBytes: f.availBytes, observedAt: at,
-    })));
+    tx.delete(filesystems)
+      .where(and(eq(filesystems.targetId, targetId), eq(filesystems.sourceId, sourceId)))
+      .run();
+    insertChunked(
+      tx,
+      filesystems,
+      dedupe(obs.filesystems, (f) => f.mount).map((f) => ({
+        targetId,
+        sourceId,
+        mount: f.mount,
+        device: f.source,
+        fstype: f.fstype,
+        sizeBytes: f.sizeBytes,
+        usedBytes: f.usedBytes,
+        availBytes: f.availBytes,
+        observedAt: at,
+      })),
+    );
   }
 
   tx.insert(discoveryHostResults)
@@ -318,7 +393,8 @@ function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObser
   const entries = Object.entries(obs.facts);
   if (entries.length === 0) return;
   const existing = new Map(
-    tx.select({ key: facts.key, value: facts.value, first: facts.firstObservedAt })
+    tx
+      .select({ key: facts.key, value: facts.value, first: facts.firstObservedAt })
       .from(facts)
       .where(and(eq(facts.targetId, targetId), eq(facts.sourceId, sourceId)))
       .all()
@@ -334,7 +410,12 @@ function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObser
       .values(chunk)
       .onConflictDoUpdate({
         target: [facts.targetId, facts.sourceId, facts.key],
-        set: { value: sqlExcluded("value"), firstObservedAt: sqlExcluded("first_observed_at"), observedAt: sqlExcluded("observed_at"), runId: sqlExcluded("run_id") },
+        set: {
+          value: sqlExcluded("value"),
+          firstObservedAt: sqlExcluded("first_observed_at"),
+          observedAt: sqlExcluded("observed_at"),
+          runId: sqlExcluded("run_id"),
+        },
       })
       .run();
   }

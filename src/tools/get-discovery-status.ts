@@ -77,7 +77,9 @@ export const getDiscoveryStatus = defineTool({
   summarize(o) {
     const now = o.running ? `Run ${o.running.run_id} is running since ${o.running.started_at}.` : "No discovery is running.";
     const last = o.runs[0];
-    const lastText = last ? ` Last run ${last.run_id}: ${last.status}, ${last.targets_seen} target(s), started ${last.started_at}.` : " No discovery has run yet: call run_discovery.";
+    const lastText = last
+      ? ` Last run ${last.run_id}: ${last.status}, ${last.targets_seen} target(s), started ${last.started_at}.`
+      : " No discovery has run yet: call run_discovery.";
     return now + lastText;
   },
 });

@@ -49,7 +49,9 @@ export const getFleetOverview = defineTool({
   },
   summarize(o) {
     if (o.targets.total === 0) return "The inventory is empty. Call run_discovery to discover this machine and the configured sources.";
-    const kinds = Object.entries(o.targets.by_kind).map(([k, n]) => `${n} ${k}`).join(", ");
+    const kinds = Object.entries(o.targets.by_kind)
+      .map(([k, n]) => `${n} ${k}`)
+      .join(", ");
     const gib = (b: number) => (b / 2 ** 30).toFixed(1);
     return `${o.targets.total} target(s) (${kinds}); ${o.totals.cpu_count} CPUs, ${gib(o.totals.memory_bytes)} GiB memory, ${gib(o.totals.disk_bytes)} GiB disk; ${o.services.total} services (${o.services.failed} failed), ${o.containers.total} containers. Last discovery: ${o.last_discovery ? `run ${o.last_discovery.run_id} ${o.last_discovery.status} at ${o.last_discovery.started_at}` : "never"}.`;
   },

@@ -13,7 +13,13 @@ export const getTarget = defineTool({
   input: z
     .object({
       target: z.string().min(1).max(256).describe("Target id (e.g. h-3fa9c1d2e4b5), name (hostname, case-insensitive) or IP address."),
-      limit: z.number().int().min(1).max(1000).default(100).describe("Most items returned per collection (services, containers, ports, ...); totals are always given."),
+      limit: z
+        .number()
+        .int()
+        .min(1)
+        .max(1000)
+        .default(100)
+        .describe("Most items returned per collection (services, containers, ports, ...); totals are always given."),
     })
     .strict(),
   output: z.object({
@@ -39,17 +45,38 @@ export const getTarget = defineTool({
       disk_used_bytes: z.number().int().nullable(),
       uptime_seconds: z.number().nullable(),
     }),
-    facts: z.array(z.object({ key: z.string(), value: FactValue, source: z.string(), observed_at: z.string(), since: z.string().describe("When this value was first seen.") })),
+    facts: z.array(
+      z.object({
+        key: z.string(),
+        value: FactValue,
+        source: z.string(),
+        observed_at: z.string(),
+        since: z.string().describe("When this value was first seen."),
+      }),
+    ),
     last_probe: z
       .object({
         run_id: z.number().int(),
         source: z.string(),
         status: z.string(),
         error: z.string().nullable(),
-        sections: z.record(z.string(), z.object({ status: z.string(), exit_code: z.number().int().nullable(), reason: z.string().nullable(), detail: z.string().nullable() })),
+        sections: z.record(
+          z.string(),
+          z.object({ status: z.string(), exit_code: z.number().int().nullable(), reason: z.string().nullable(), detail: z.string().nullable() }),
+        ),
       })
       .nullable(),
-    services: page(z.object({ name: z.string(), description: z.string().nullable(), load: z.string().nullable(), active: z.string().nullable(), sub: z.string().nullable(), source: z.string(), observed_at: z.string() })),
+    services: page(
+      z.object({
+        name: z.string(),
+        description: z.string().nullable(),
+        load: z.string().nullable(),
+        active: z.string().nullable(),
+        sub: z.string().nullable(),
+        source: z.string(),
+        observed_at: z.string(),
+      }),
+    ),
     containers: page(
       z.object({
         name: z.string(),
@@ -75,8 +102,26 @@ export const getTarget = defineTool({
         addresses: z.array(z.object({ family: z.string(), address: z.string(), prefixlen: z.number().int(), scope: z.string().nullable() })),
       }),
     ),
-    ports: page(z.object({ protocol: z.string(), address: z.string(), port: z.number().int(), process: z.string().nullable(), pid: z.number().int().nullable(), source: z.string() })),
-    filesystems: z.array(z.object({ mount: z.string(), device: z.string(), fstype: z.string(), size_bytes: z.number().int(), used_bytes: z.number().int(), avail_bytes: z.number().int() })),
+    ports: page(
+      z.object({
+        protocol: z.string(),
+        address: z.string(),
+        port: z.number().int(),
+        process: z.string().nullable(),
+        pid: z.number().int().nullable(),
+        source: z.string(),
+      }),
+    ),
+    filesystems: z.array(
+      z.object({
+        mount: z.string(),
+        device: z.string(),
+        fstype: z.string(),
+        size_bytes: z.number().int(),
+        used_bytes: z.number().int(),
+        avail_bytes: z.number().int(),
+      }),
+    ),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx) {
@@ -91,12 +136,19 @@ export const getTarget = defineTool({
       );
     }
     if (matches.length > 1) {
-      throw new ToolError(`"${args.target}" matches ${matches.length} targets: ${matches.slice(0, 10).map((t) => `${t.name} (${t.id}, ${t.kind})`).join(", ")}. Pass the id.`);
+      throw new ToolError(
+        `"${args.target}" matches ${matches.length} targets: ${matches
+          .slice(0, 10)
+          .map((t) => `${t.name} (${t.id}, ${t.kind})`)
+          .join(", ")}. Pass the id.`,
+      );
     }
     const d = getTargetDetail(db, matches[0]!.id, { collectionLimit: args.limit });
     if (!d) throw new ToolError(`Target ${matches[0]!.id} was removed meanwhile. Call get_fleet_overview.`);
     const t = d.target;
-    const sections = d.lastProbe ? (JSON.parse(d.lastProbe.sections) as Record<string, { status: string; exitCode: number | null; reason?: string; detail?: string }>) : {};
+    const sections = d.lastProbe
+      ? (JSON.parse(d.lastProbe.sections) as Record<string, { status: string; exitCode: number | null; reason?: string; detail?: string }>)
+      : {};
     return {
       target: {
         id: t.id,
@@ -120,7 +172,13 @@ export const getTarget = defineTool({
         disk_used_bytes: t.diskUsedBytes,
         uptime_seconds: t.uptimeSeconds,
       },
-      facts: d.facts.map((f) => ({ key: f.key, value: JSON.parse(f.value) as z.infer<typeof FactValue>, source: f.sourceId, observed_at: f.observedAt, since: f.firstObservedAt })),
+      facts: d.facts.map((f) => ({
+        key: f.key,
+        value: JSON.parse(f.value) as z.infer<typeof FactValue>,
+        source: f.sourceId,
+        observed_at: f.observedAt,
+        since: f.firstObservedAt,
+      })),
       last_probe: d.lastProbe
         ? {
             run_id: d.lastProbe.runId,
@@ -134,7 +192,15 @@ export const getTarget = defineTool({
         : null,
       services: {
         total: d.servicesTotal,
-        items: d.services.map((s) => ({ name: s.name, description: s.description, load: s.loadState, active: s.activeState, sub: s.subState, source: s.sourceId, observed_at: s.observedAt })),
+        items: d.services.map((s) => ({
+          name: s.name,
+          description: s.description,
+          load: s.loadState,
+          active: s.activeState,
+          sub: s.subState,
+          source: s.sourceId,
+          observed_at: s.observedAt,
+        })),
       },
       containers: {
         total: d.containersTotal,
@@ -151,17 +217,38 @@ export const getTarget = defineTool({
           observed_at: c.observedAt,
         })),
       },
-      stacks: { total: d.stacksTotal, items: d.stacks.map((s) => ({ name: s.name, status: s.status, config_files: JSON.parse(s.configFiles) as string[], source: s.sourceId, observed_at: s.observedAt })) },
+      stacks: {
+        total: d.stacksTotal,
+        items: d.stacks.map((s) => ({
+          name: s.name,
+          status: s.status,
+          config_files: JSON.parse(s.configFiles) as string[],
+          source: s.sourceId,
+          observed_at: s.observedAt,
+        })),
+      },
       interfaces: d.interfaces.map((i) => ({
         name: i.name,
         mac: i.mac,
         mtu: i.mtu,
         state: i.state,
         master: i.master,
-        addresses: d.addresses.filter((a) => a.interfaceName === i.name && a.sourceId === i.sourceId).map((a) => ({ family: a.family, address: a.address, prefixlen: a.prefixlen, scope: a.scope })),
+        addresses: d.addresses
+          .filter((a) => a.interfaceName === i.name && a.sourceId === i.sourceId)
+          .map((a) => ({ family: a.family, address: a.address, prefixlen: a.prefixlen, scope: a.scope })),
       })),
-      ports: { total: d.portsTotal, items: d.ports.map((p) => ({ protocol: p.protocol, address: p.address, port: p.port, process: p.process, pid: p.pid, source: p.sourceId })) },
-      filesystems: d.filesystems.map((f) => ({ mount: f.mount, device: f.device, fstype: f.fstype, size_bytes: f.sizeBytes, used_bytes: f.usedBytes, avail_bytes: f.availBytes })),
+      ports: {
+        total: d.portsTotal,
+        items: d.ports.map((p) => ({ protocol: p.protocol, address: p.address, port: p.port, process: p.process, pid: p.pid, source: p.sourceId })),
+      },
+      filesystems: d.filesystems.map((f) => ({
+        mount: f.mount,
+        device: f.device,
+        fstype: f.fstype,
+        size_bytes: f.sizeBytes,
+        used_bytes: f.usedBytes,
+        avail_bytes: f.availBytes,
+      })),
     };
   },
   summarize(o) {

@@ -1,10 +1,5 @@
 import { describe, it, expect } from "vitest";
-import {
-  classifyDockerError,
-  parseComposeLs,
-  parseDockerLabels,
-  parseDockerPs,
-} from "../../src/discovery/parsers/docker.js";
+import { classifyDockerError, parseComposeLs, parseDockerLabels, parseDockerPs } from "../../src/discovery/parsers/docker.js";
 import { fixture } from "./fixture.js";
 
 const WEB_ID = "3f1a9c2b77de5e0a1c4b0d6b7f7e0c8a9d2e4f60718293a4b5c6d7e8f9a0b1c2";
@@ -46,9 +41,7 @@ describe("parseDockerPs", () => {
     const full = parseDockerPs(fixture("docker-ps-all-no-trunc.jsonl"));
     const trunc = parseDockerPs(fixture("docker-ps-all-trunc.jsonl"));
     expect(trunc.map((c) => c.id)).toEqual(["3f1a9c2b77de", "9cd87474be90", "d9f5c4922862"]);
-    expect(trunc.map((c) => ({ ...c, id: "", labels: { ...c.labels } }))).toEqual(
-      full.map((c) => ({ ...c, id: "", labels: { ...c.labels } })),
-    );
+    expect(trunc.map((c) => ({ ...c, id: "", labels: { ...c.labels } }))).toEqual(full.map((c) => ({ ...c, id: "", labels: { ...c.labels } })));
   });
 
   it("first of several Names; State derived from Status on old CLIs; bad lines skipped", () => {
@@ -81,9 +74,7 @@ describe("parseDockerPs", () => {
 
 describe("parseDockerLabels", () => {
   it("keeps commas inside values", () => {
-    const labels = parseDockerLabels(
-      "description=A privacy-respecting, hackable metasearch engine.,org.opencontainers.image.title=searxng,x=a,b, c",
-    );
+    const labels = parseDockerLabels("description=A privacy-respecting, hackable metasearch engine.,org.opencontainers.image.title=searxng,x=a,b, c");
     expect({ ...labels }).toEqual({
       description: "A privacy-respecting, hackable metasearch engine.",
       "org.opencontainers.image.title": "searxng",
@@ -108,7 +99,7 @@ describe("classifyDockerError", () => {
     ["bash: docker: command not found\n", "not_installed"],
     ["sh: 1: docker: not found\n", "not_installed"],
     ["sh: docker: not found\n", "not_installed"],
-    ["error during connect: Get \"http://docker.example:2375/v1.47/containers/json\": dial tcp: i/o timeout", "daemon_unreachable"],
+    ['error during connect: Get "http://docker.example:2375/v1.47/containers/json": dial tcp: i/o timeout', "daemon_unreachable"],
     ["Error response from daemon: No such container: abc", "error"],
     ["", "error"],
   ] as const)("%j -> %s", (stderr, kind) => {
@@ -128,12 +119,8 @@ describe("parseComposeLs", () => {
       "yellow-order104-referee",
     ]);
     expect(stacks.every((s) => s.status === "running(2)")).toBe(true);
-    expect(stacks[0]?.configFiles).toEqual([
-      "/mnt/c/Users/user/Documents/Codex/2026-08-14/cl/outputs/yellow/docker-compose.yml",
-    ]);
-    expect(stacks[2]?.configFiles).toEqual([
-      "C:\\Users\\user\\Documents\\Codex\\2026-08-14\\cl\\outputs\\yellow\\docker-compose.yml",
-    ]);
+    expect(stacks[0]?.configFiles).toEqual(["/mnt/c/Users/user/Documents/Codex/2026-08-14/cl/outputs/yellow/docker-compose.yml"]);
+    expect(stacks[2]?.configFiles).toEqual(["C:\\Users\\user\\Documents\\Codex\\2026-08-14\\cl\\outputs\\yellow\\docker-compose.yml"]);
   });
 
   it("splits several config files, maps N/A to [], skips malformed rows", () => {

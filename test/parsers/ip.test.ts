@@ -48,8 +48,14 @@ describe("parseIpJson", () => {
   it("reads master (bridge port) and skips malformed entries", () => {
     const text = JSON.stringify([
       { ifname: "eno1", mtu: 1500, operstate: "UP", master: "vmbr0", link_type: "ether", address: "aa:bb:cc:dd:ee:ff", addr_info: [] },
-      { ifname: "vmbr0", mtu: 1500, operstate: "UP", link_type: "ether", address: "aa:bb:cc:dd:ee:ff",
-        addr_info: [{ family: "inet", local: "10.0.0.5", prefixlen: 24, scope: "global" }, { family: "inet" }, "x"] },
+      {
+        ifname: "vmbr0",
+        mtu: 1500,
+        operstate: "UP",
+        link_type: "ether",
+        address: "aa:bb:cc:dd:ee:ff",
+        addr_info: [{ family: "inet", local: "10.0.0.5", prefixlen: 24, scope: "global" }, { family: "inet" }, "x"],
+      },
       { mtu: 1500 },
       42,
     ]);

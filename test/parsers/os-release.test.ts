@@ -94,7 +94,7 @@ describe("parseOsRelease", () => {
       "ID='my distro'  ",
       'NAME="Say \\"hi\\" \\\\ \\$HOME"',
       "PRETTY_NAME=Plain\\ Word",
-      "ID_LIKE=\"  arch   debian \"",
+      'ID_LIKE="  arch   debian "',
       "VERSION_ID=",
       "not a line",
     ].join("\r\n");

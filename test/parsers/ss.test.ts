@@ -119,8 +119,7 @@ describe("parseNetstat", () => {
 });
 
 describe("parseProcNetTcp", () => {
-  const header =
-    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
+  const header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode";
 
   it("/proc/net/tcp: LISTEN (0A) rows only, little-endian IPv4", () => {
     const text = [
@@ -131,11 +130,7 @@ describe("parseProcNetTcp", () => {
       "   3: 3500007F:0035 00000000:0000 0a 00000000:00000000 00:00000000 00000000   101        0 2222 1 0000000000000000 100 0 0 10 0",
       "",
     ].join("\n");
-    expect(parseProcNetTcp(text, "tcp", "inet")).toEqual([
-      tcp("127.0.0.1", 8080),
-      tcp("0.0.0.0", 22),
-      tcp("127.0.0.53", 53),
-    ]);
+    expect(parseProcNetTcp(text, "tcp", "inet")).toEqual([tcp("127.0.0.1", 8080), tcp("0.0.0.0", 22), tcp("127.0.0.53", 53)]);
   });
 
   it("/proc/net/tcp6: per-word little-endian IPv6", () => {

@@ -49,9 +49,7 @@ describe("parseSystemctlText", () => {
     expect(units[0]).toEqual(svc("containerd.service", "loaded", "active", "running", "containerd container runtime"));
     expect(units[4]).toEqual(svc("kubelet.service", "loaded", "active", "running", "kubelet: The Kubernetes Node Agent"));
     expect(units[5]).toEqual(svc("minikube-automount.service", "loaded", "active", "exited", "minikube automount"));
-    expect(units[13]).toEqual(
-      svc("systemd-update-utmp.service", "loaded", "active", "exited", "Update UTMP about System Boot/Shutdown"),
-    );
+    expect(units[13]).toEqual(svc("systemd-update-utmp.service", "loaded", "active", "exited", "Update UTMP about System Boot/Shutdown"));
     expect(units.filter((u) => u.sub === "exited").map((u) => u.name)).toEqual([
       "minikube-automount.service",
       "systemd-journal-flush.service",

@@ -28,9 +28,7 @@ export function renderProbeOutput(nonce: string, host: CannedHost, opts: { done?
 }
 
 export type RunnerBehaviour =
-  | { kind: "answer"; host: CannedHost; delayMs?: number }
-  | { kind: "throw"; code: RunnerError["code"]; message: string }
-  | { kind: "hang" };
+  { kind: "answer"; host: CannedHost; delayMs?: number } | { kind: "throw"; code: RunnerError["code"]; message: string } | { kind: "hang" };
 
 /** Answers each run according to `behave()`, which the test may change between runs. */
 export class ScriptedRunner implements CommandRunner {
@@ -49,10 +47,14 @@ export class ScriptedRunner implements CommandRunner {
     const aborted = await new Promise<boolean>((resolve) => {
       if (opts.signal?.aborted) return resolve(true);
       const t = setTimeout(() => resolve(false), wait);
-      opts.signal?.addEventListener("abort", () => {
-        clearTimeout(t);
-        resolve(true);
-      }, { once: true });
+      opts.signal?.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(t);
+          resolve(true);
+        },
+        { once: true },
+      );
     });
     const base = { stderr: "", truncated: false, durationMs: performance.now() - started };
     if (aborted) return { ...base, stdout: "", exitCode: null, timedOut: false, aborted: true };

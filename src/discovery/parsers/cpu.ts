@@ -49,10 +49,10 @@ export function parseLscpuJson(text: string): LscpuInfo {
     try {
       doc = JSON.parse(text);
     } catch {
-      throw new Error("lscpu -J: expected a JSON object with an \"lscpu\" array");
+      throw new Error('lscpu -J: expected a JSON object with an "lscpu" array');
     }
     if (!isRecord(doc) || !Array.isArray(doc["lscpu"])) {
-      throw new Error("lscpu -J: expected a JSON object with an \"lscpu\" array");
+      throw new Error('lscpu -J: expected a JSON object with an "lscpu" array');
     }
     collectFields(doc["lscpu"], fields, 0);
   }

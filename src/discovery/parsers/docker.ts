@@ -109,11 +109,7 @@ export function classifyDockerError(stderr: string): DockerErrorKind {
   const s = stderr.toLowerCase();
   // Checked before "daemon": the permission message also mentions the daemon socket.
   if (s.includes("permission denied") && s.includes("docker")) return "permission_denied";
-  if (
-    s.includes("cannot connect to the docker daemon") ||
-    s.includes("is the docker daemon running") ||
-    s.includes("error during connect")
-  ) {
+  if (s.includes("cannot connect to the docker daemon") || s.includes("is the docker daemon running") || s.includes("error during connect")) {
     return "daemon_unreachable";
   }
   // bash: "docker: command not found"; dash: "sh: 1: docker: not found"; BusyBox: "sh: docker: not found".

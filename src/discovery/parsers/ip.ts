@@ -109,8 +109,7 @@ export function parseIpText(text: string): InterfaceObs[] {
       let prefixText = prefix;
       // Point-to-point links print "inet 10.0.0.1 peer 10.0.0.2/32": the length sits on the peer.
       if (prefixText === undefined) prefixText = keyword(rest, "peer")?.split("/")[1];
-      const prefixlen =
-        prefixText !== undefined && /^\d+$/.test(prefixText) ? Number(prefixText) : family === "inet" ? 32 : 128;
+      const prefixlen = prefixText !== undefined && /^\d+$/.test(prefixText) ? Number(prefixText) : family === "inet" ? 32 : 128;
       if (address === undefined || address === "") continue;
       current.addresses.push({ family, address, prefixlen, scope: keyword(rest, "scope") });
     }

@@ -23,7 +23,10 @@ const DECIMAL = /^\d+(?:\.\d+)?$/;
 
 function firstLineTokens(text: string): string[] {
   const line = text.split(/\r?\n/).find((l) => l.trim() !== "") ?? "";
-  return line.trim().split(/\s+/).filter((t) => t !== "");
+  return line
+    .trim()
+    .split(/\s+/)
+    .filter((t) => t !== "");
 }
 
 function toNumber(token: string | undefined): number | null {

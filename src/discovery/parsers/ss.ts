@@ -152,7 +152,7 @@ function formatIpv6(bytes: number[]): string {
   // RFC 5952: compress the longest run (>= 2) of zero groups, leftmost on ties.
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

@@ -55,29 +55,10 @@ export function parseSystemctlJson(text: string): ServiceObs[] {
 // Known values let us tell data rows from the header, legend and footer without
 // relying on column offsets, which differ between the plain and the human form.
 const LOAD_STATES = new Set(["loaded", "not-found", "bad-setting", "error", "masked", "merged", "stub"]);
-const ACTIVE_STATES = new Set([
-  "active",
-  "reloading",
-  "inactive",
-  "failed",
-  "activating",
-  "deactivating",
-  "maintenance",
-  "refreshing",
-]);
+const ACTIVE_STATES = new Set(["active", "reloading", "inactive", "failed", "activating", "deactivating", "maintenance", "refreshing"]);
 // The JOB column is blank for units without a pending job, so it can only be
 // recognised by its values (systemd src/core/job.c job_type_table).
-const JOB_TYPES = new Set([
-  "start",
-  "verify-active",
-  "stop",
-  "reload",
-  "reload-or-start",
-  "restart",
-  "try-restart",
-  "try-reload",
-  "nop",
-]);
+const JOB_TYPES = new Set(["start", "verify-active", "stop", "reload", "reload-or-start", "restart", "try-restart", "try-reload", "nop"]);
 
 export function parseSystemctlText(text: string): ServiceObs[] {
   const out: ServiceObs[] = [];

@@ -11,7 +11,10 @@ export interface Uname {
 
 export function parseUname(text: string): Uname {
   const line = text.split(/\r?\n/).find((l) => l.trim() !== "") ?? "";
-  const tokens = line.trim().split(/\s+/).filter((t) => t !== "");
+  const tokens = line
+    .trim()
+    .split(/\s+/)
+    .filter((t) => t !== "");
   return {
     sysname: tokens[0] ?? null,
     release: tokens[1] ?? null,
