@@ -54,7 +54,11 @@ describe("run_discovery, get_fleet_overview, get_target", () => {
     expect(r).toMatchObject({ run_id: 1, status: "ok", targets_seen: 1, targets_added: 1, targets_unreachable: 0, problems: [] });
     expect(r.sources).toEqual([expect.objectContaining({ id: "lab", kind: "local", status: "ok", hosts_ok: 1, hosts_failed: 0 })]);
     expect(text(run)).toContain("Discovery run 1 ok");
-    expect(lastAudit(h.app)).toMatchObject({ tool: "run_discovery", outcome: "ok", client_name: "fleet-test-client", client_version: "9.9.9" });
+    const audit = lastAudit(h.app);
+    expect(audit).toMatchObject({ tool: "run_discovery", outcome: "ok", client_name: "fleet-test-client", client_version: "9.9.9" });
+    // One correlation id links the audit row, the run row and the run's log lines.
+    expect(h.app.db.$client.prepare("SELECT correlation_id FROM discovery_runs WHERE id = 1").get()).toEqual({ correlation_id: audit.correlation_id });
+    expect(h.logs.some((l) => l.includes('"msg":"discovery finished"') && l.includes(`"cid":"${String(audit.correlation_id)}"`))).toBe(true);
 
     const ov = (await h.client.callTool({ name: "get_fleet_overview", arguments: {} })).structuredContent as S;
     expect(ov.targets).toEqual({ total: 1, by_kind: { host: 1 }, by_lifecycle: { active: 1 }, by_os: { debian: 1 } });

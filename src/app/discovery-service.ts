@@ -8,7 +8,7 @@ import type { Db } from "../db/open.js";
 import type { DiscoverySource, SourceResult, TargetObservation } from "../discovery/types.js";
 import { runningRuns } from "../inventory/queries.js";
 import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
-import { withLogContext, type Logger } from "../log.js";
+import { currentCorrelationId, withLogContext, type Logger } from "../log.js";
 import type { SourceFactory } from "./sources.js";
 import { isOwnerAlive } from "./liveness.js";
 
@@ -109,7 +109,8 @@ export class DiscoveryService {
     if (busy) throw new DiscoveryBusyError(busy.runId, busy.startedAt);
     const configs = this.sourceConfigs(opts.sourceIds);
     const { db, now } = this.deps;
-    const correlationId = randomUUID();
+    // Called from a tool, the run shares the call's correlation id: audit row, run row and log lines link up.
+    const correlationId = currentCorrelationId() ?? randomUUID();
     const startedAt = now();
     const runId = startRun(db, { correlationId, trigger: opts.trigger, now: startedAt, ownerPid: process.pid, ownerHost: hostname() });
     this.active = { runId, startedAt: startedAt.toISOString(), correlationId };
