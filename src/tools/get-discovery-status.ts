@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { listRuns } from "../inventory/queries.js";
+import { SourceRunSchema, type SourceRunStatus } from "./schemas.js";
 import { defineTool } from "./tool.js";
 
 export const getDiscoveryStatus = defineTool({
@@ -27,19 +28,7 @@ export const getDiscoveryStatus = defineTool({
         targets_added: z.number().int(),
         targets_unreachable: z.number().int(),
         error: z.string().nullable(),
-        sources: z.array(
-          z.object({
-            id: z.string(),
-            kind: z.string(),
-            status: z.string(),
-            targets: z.number().int(),
-            hosts_ok: z.number().int(),
-            hosts_failed: z.number().int(),
-            duration_ms: z.number().int(),
-            error: z.string().nullable(),
-            warnings: z.array(z.string()),
-          }),
-        ),
+        sources: z.array(SourceRunSchema),
       }),
     ),
   }),
@@ -63,7 +52,7 @@ export const getDiscoveryStatus = defineTool({
         sources: r.sources.map((s) => ({
           id: s.sourceId,
           kind: s.kind,
-          status: s.status,
+          status: s.status as SourceRunStatus,
           targets: s.targets,
           hosts_ok: s.hostsOk,
           hosts_failed: s.hostsFailed,

@@ -1,18 +1,7 @@
 import { z } from "zod";
 import { DiscoveryBusyError, UnknownSourceError } from "../app/discovery-service.js";
+import { SourceRunSchema, type SourceRunStatus } from "./schemas.js";
 import { defineTool, ToolError } from "./tool.js";
-
-const SourceStatusSchema = z.object({
-  id: z.string(),
-  kind: z.string(),
-  status: z.enum(["ok", "partial", "failed", "cancelled"]).describe("partial: some hosts or sections failed"),
-  targets: z.number().int(),
-  hosts_ok: z.number().int(),
-  hosts_failed: z.number().int(),
-  duration_ms: z.number().int(),
-  error: z.string().nullable(),
-  warnings: z.array(z.string()),
-});
 
 export const runDiscovery = defineTool({
   name: "run_discovery",
@@ -36,7 +25,7 @@ export const runDiscovery = defineTool({
     targets_seen: z.number().int(),
     targets_added: z.number().int(),
     targets_unreachable: z.number().int(),
-    sources: z.array(SourceStatusSchema),
+    sources: z.array(SourceRunSchema),
     problems: z
       .array(
         z.object({
@@ -69,7 +58,7 @@ export const runDiscovery = defineTool({
         sources: r.sources.map((s) => ({
           id: s.id,
           kind: s.kind,
-          status: s.status as "ok" | "partial" | "failed" | "cancelled",
+          status: s.status as SourceRunStatus,
           targets: s.targets,
           hosts_ok: s.hostsOk,
           hosts_failed: s.hostsFailed,
