@@ -117,10 +117,17 @@ async function serve(app: AppContext): Promise<number> {
       if (closing) return;
       closing = true;
       app.log.info("shutting down", { reason: why });
-      void server.close().finally(() => {
-        closeDb(app.db);
-        resolve(0);
-      });
+      // Closing the server cancels calls in progress; let them write their audit rows before the database closes.
+      void server
+        .close()
+        .then(() => registry.drain(5000))
+        .then((left) => {
+          if (left > 0) app.log.error("shutting down with tool calls still running; their audit rows may be missing", { calls: left });
+        })
+        .finally(() => {
+          closeDb(app.db);
+          resolve(0);
+        });
     };
     process.once("SIGINT", () => shutdown("SIGINT"));
     process.once("SIGTERM", () => shutdown("SIGTERM"));

@@ -46,6 +46,10 @@ export function createLogger(opts: LoggerOptions): Logger {
   const emit = (level: Exclude<LogLevel, "silent">, msg: string, fields?: Record<string, unknown>) => {
     if (RANK[level] < RANK[opts.level]) return;
     const cid = currentCorrelationId();
+    // Redact values before serialising: a secret with quotes or backslashes is
+    // escaped in JSON and would no longer match its configured value.
+    msg = redact(msg);
+    if (fields) fields = redactFields(fields, redact) as Record<string, unknown>;
     let line: string;
     if (opts.pretty) {
       const extra = fields && Object.keys(fields).length > 0 ? " " + safeJson(fields) : "";
@@ -61,6 +65,15 @@ export function createLogger(opts: LoggerOptions): Logger {
     warn: (m, f) => emit("warn", m, f),
     error: (m, f) => emit("error", m, f),
   };
+}
+
+function redactFields(value: unknown, redact: (s: string) => string, depth = 0): unknown {
+  if (depth > 16) return "[too deep]";
+  if (typeof value === "string") return redact(value);
+  if (value instanceof Error) return { message: redact(value.message), stack: value.stack ? redact(value.stack) : undefined };
+  if (Array.isArray(value)) return value.map((v) => redactFields(v, redact, depth + 1));
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactFields(v, redact, depth + 1)]));
+  return value;
 }
 
 function safeJson(value: unknown): string {

@@ -20,16 +20,20 @@ const boom = defineTool({
   name: "explode",
   title: "Explode",
   description: "Throws a bug on purpose, for tests. Nothing to call next.",
-  input: z.object({ kind: z.enum(["bug", "expected", "bad_output", "huge"]).describe("What to do.") }).strict(),
+  input: z.object({ kind: z.enum(["bug", "expected", "bad_output", "huge", "bad_summary"]).describe("What to do.") }).strict(),
   output: z.object({ ok: z.boolean(), blob: z.string().optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args) {
     if (args.kind === "bug") throw new TypeError("cannot read properties of undefined (reading 'x')");
     if (args.kind === "expected") throw new ToolError("Snapshot 42 not found. Known: 40, 41 — call list_snapshots.");
     if (args.kind === "huge") return { ok: true, blob: "x".repeat(200_000) };
+    if (args.kind === "bad_summary") return { ok: true, blob: "boom" };
     return { ok: "yes" } as unknown as { ok: boolean };
   },
-  summarize: () => "exploded",
+  summarize: (o) => {
+    if (o.blob === "boom") throw new Error("summary failed");
+    return "exploded";
+  },
 });
 
 describe("one audit row per tools/call", () => {
@@ -123,6 +127,13 @@ describe("one audit row per tools/call", () => {
     expect(lastAudit(h.app)).toMatchObject({ outcome: "exception", error: expect.stringContaining("does not match its outputSchema") });
   });
 
+  it("exception: a summary that throws still leaves exactly one audit row", async () => {
+    h = await startHarness({ tools: [...ALL_TOOLS, boom] });
+    const res = await h.client.callTool({ name: "explode", arguments: { kind: "bad_summary" } });
+    expect(res.isError).toBe(true);
+    expect(auditRows(h.app).map((r) => r.outcome)).toEqual(["exception"]);
+  });
+
   it("cuts an oversized result with a hint to narrow the query", async () => {
     h = await startHarness({ tools: [...ALL_TOOLS, boom], config: { limits: { maxResultBytes: 64 * 1024, discoveryTimeoutMs: 60_000 } } });
     const res = await h.client.callTool({ name: "explode", arguments: { kind: "huge" } });
@@ -147,7 +158,13 @@ describe("one audit row per tools/call", () => {
 describe("secrets never reach the audit log or tool output", () => {
   it("redacts secret-named keys and configured secret values wherever they appear", async () => {
     const secret = "pve-token-6f1c2d3e-aaaa-bbbb-cccc-1234567890ab";
-    h = await startHarness({ config: { secretValues: [secret] } });
+    const quoted = 'pa"ss\\word-with-quotes';
+    h = await startHarness({ config: { secretValues: [secret, quoted] } });
+    await h.client.callTool({ name: quoted, arguments: {} });
+    await h.client.callTool({ name: "get_target", arguments: { target: 7, note: quoted } });
+    expect(h.logs.join("")).not.toContain(JSON.stringify(quoted).slice(1, -1));
+    expect(JSON.stringify(auditRows(h.app))).not.toContain(JSON.stringify(quoted).slice(1, -1));
+    for (const r of auditRows(h.app)) expect(String(r.error)).not.toContain(quoted);
     const res = await h.client.callTool({ name: "get_target", arguments: { target: `host-${secret}` } });
     expect(text(res)).not.toContain(secret);
     await h.client.callTool({ name: "get_fleet_overview", arguments: { password: "hunter2hunter2", nested: { api_token: "abc123456" } } });
@@ -156,7 +173,7 @@ describe("secrets never reach the audit log or tool output", () => {
     expect(all).not.toContain(secret);
     expect(all).not.toContain("hunter2hunter2");
     expect(all).not.toContain("abc123456");
-    const rows = auditRows(h.app);
+    const rows = auditRows(h.app).slice(2);
     expect(JSON.parse(rows[0]!.arguments as string)).toEqual({ target: `host-${REDACTED}` });
     expect(JSON.parse(rows[1]!.arguments as string)).toEqual({ password: REDACTED, nested: { api_token: REDACTED } });
     expect(rows[2]!.tool).toBe(REDACTED);

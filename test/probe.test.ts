@@ -144,3 +144,12 @@ describe("local runner bounds", () => {
     expect(slow).toMatchObject({ status: "timeout", error: "the probe did not finish within 200 ms" });
   });
 });
+
+describe("local runner: processes that leave the process group", () => {
+  it("returns at the deadline even when a grandchild moved to its own group (as GNU timeout does)", async () => {
+    const started = performance.now();
+    const res = await new LocalRunner().run("timeout 30 sleep 30", { timeoutMs: 300, maxBytes: 1024 });
+    expect(res).toMatchObject({ timedOut: true, exitCode: null });
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+});

@@ -32,20 +32,17 @@ describe("discovery runs", () => {
       ownerPid: deadPid(),
       ownerHost: hostname(),
     });
-    const remote = startRun(db, {
-      correlationId: "c-remote",
-      trigger: "cli",
-      now: new Date("2026-11-23T10:00:00Z"),
-      ownerPid: 1,
-      ownerHost: "some-other-host",
-    });
+    const remote = startRun(db, { correlationId: "c-remote", trigger: "cli", now: new Date(Date.now() - 1000), ownerPid: 1, ownerHost: "some-other-host" });
+    // A run older than the longest a run may take is dead whoever owns it (a reused pid, a renamed host).
+    const ancient = startRun(db, { correlationId: "c-old", trigger: "cli", now: new Date("2026-01-01T00:00:00Z"), ownerPid: process.pid, ownerHost: "x" });
     h = await startHarness({ db, runners: { lab: new ScriptedRunner(() => ({ kind: "answer", host: debianHost() })) } });
     const status = (await h.client.callTool({ name: "get_discovery_status", arguments: {} })).structuredContent as S;
     expect(status.runs.find((r: S) => r.run_id === orphan)).toMatchObject({
       status: "interrupted",
       error: expect.stringContaining("stopped before it finished"),
     });
-    // A run owned by another host cannot be judged from here: it still counts as running.
+    expect(status.runs.find((r: S) => r.run_id === ancient)).toMatchObject({ status: "interrupted" });
+    // A recent run owned by another host cannot be judged from here: it still counts as running.
     expect(status.running).toMatchObject({ run_id: remote });
     const busy = await h.client.callTool({ name: "run_discovery", arguments: {} });
     expect(text(busy)).toContain(`Discovery run ${remote} is already running`);

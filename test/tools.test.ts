@@ -95,8 +95,8 @@ describe("run_discovery, get_fleet_overview, get_target", () => {
     });
     expect(t.stacks.items[0]).toMatchObject({ name: "yellow", status: "running(2)" });
     expect(t.ports.items).toContainEqual(expect.objectContaining({ protocol: "tcp", address: "127.0.0.1", port: 8080, process: "python3", pid: 7863 }));
-    expect(t.interfaces.find((i: S) => i.name === "lo").addresses).toContainEqual({ family: "inet", address: "127.0.0.1", prefixlen: 8, scope: "host" });
-    expect(t.filesystems.find((f: S) => f.mount === "/")).toMatchObject({ fstype: "ext4", size_bytes: 264212084 * 1024 });
+    expect(t.interfaces.items.find((i: S) => i.name === "lo").addresses).toContainEqual({ family: "inet", address: "127.0.0.1", prefixlen: 8, scope: "host" });
+    expect(t.filesystems.items.find((f: S) => f.mount === "/")).toMatchObject({ fstype: "ext4", size_bytes: 264212084 * 1024 });
     expect(t.last_probe).toMatchObject({ run_id: 1, source: "lab", status: "ok" });
     expect(t.last_probe.sections.docker).toEqual({ status: "ok", exit_code: 0, reason: null, detail: null });
     expect(text(got)).toContain("web-1");
@@ -286,6 +286,12 @@ describe("query_audit_log", () => {
     expect(overview.entries).toHaveLength(5);
     const future = (await h.client.callTool({ name: "query_audit_log", arguments: { since: "2999-01-01T00:00:00Z" } })).structuredContent as S;
     expect(future.entries).toEqual([]);
+    // Dates and offset-less times are accepted (as UTC), as agents write them.
+    for (const since of ["2000-01-01", "2000-01-01T00:00", "2000-01-01 00:00:00", "2000-01-01T00:00:00+02:00"]) {
+      const r = await h.client.callTool({ name: "query_audit_log", arguments: { since, limit: 1 } });
+      expect(r.isError, since).toBeFalsy();
+      expect((r.structuredContent as S).entries).toHaveLength(1);
+    }
   });
 
   it("rejects a forged cursor and an inverted time range with a fix", async () => {

@@ -10,7 +10,7 @@ import { runningRuns } from "../inventory/queries.js";
 import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
 import { currentCorrelationId, withLogContext, type Logger } from "../log.js";
 import type { SourceFactory } from "./sources.js";
-import { isOwnerAlive } from "./liveness.js";
+import { isRunAlive, RUN_GRACE_MS } from "./liveness.js";
 
 export class DiscoveryBusyError extends Error {
   override name = "DiscoveryBusyError";
@@ -19,6 +19,32 @@ export class DiscoveryBusyError extends Error {
     readonly startedAt: string,
   ) {
     super(`Discovery run ${runId} is already running (started ${startedAt}). Call get_discovery_status to follow it, then read the results.`);
+  }
+}
+
+/** AbortSignal.any arrived in Node 20.3; this is the same for older 20.x. */
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  const controller = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) {
+      controller.abort(s.reason);
+      break;
+    }
+    s.addEventListener("abort", () => controller.abort(s.reason), { once: true });
+  }
+  return controller.signal;
+}
+
+/** Marks a run failed after an error, retrying briefly if the database is busy; logs if it cannot. */
+function closeRunAfterError(db: Db, runId: number, now: Date, startedAt: Date, error: string, log: Logger): void {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      failRun(db, runId, now, startedAt, error);
+      return;
+    } catch (err) {
+      if (attempt === 2)
+        log.error("could not mark the failed discovery run; it will be marked interrupted at the next start", { run_id: runId, error: (err as Error).message });
+    }
   }
 }
 
@@ -88,7 +114,8 @@ export class DiscoveryService {
   /** The run in progress, in this process or another one sharing the database. */
   current(): { runId: number; startedAt: string; correlationId: string } | null {
     if (this.active) return this.active;
-    const other = runningRuns(this.deps.db).find((r) => isOwnerAlive(r.ownerPid, r.ownerHost));
+    const maxAge = this.deps.config.limits.discoveryTimeoutMs + RUN_GRACE_MS;
+    const other = runningRuns(this.deps.db).find((r) => isRunAlive(r, maxAge, this.deps.now()));
     return other ? { runId: other.id, startedAt: other.startedAt, correlationId: other.correlationId } : null;
   }
 
@@ -116,6 +143,11 @@ export class DiscoveryService {
     this.active = { runId, startedAt: startedAt.toISOString(), correlationId };
     try {
       return await withLogContext({ correlationId }, () => this.execute(runId, correlationId, startedAt, configs, opts));
+    } catch (err) {
+      // Whatever failed (a source factory, the write, a locked database), the run
+      // must not stay "running" under this live process and block every later run.
+      closeRunAfterError(db, runId, now(), startedAt, (err as Error).message, this.deps.log);
+      throw err;
     } finally {
       this.active = null;
     }
@@ -124,7 +156,7 @@ export class DiscoveryService {
   private async execute(runId: number, correlationId: string, startedAt: Date, configs: SourceConfig[], opts: RunDiscoveryOptions): Promise<RunReport> {
     const { db, log, now, config } = this.deps;
     const deadline = AbortSignal.timeout(config.limits.discoveryTimeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+    const signal = opts.signal ? anySignal([opts.signal, deadline]) : deadline;
     log.info("discovery started", { run_id: runId, sources: configs.map((c) => c.id), trigger: opts.trigger });
 
     const perSource = new Map<string, { done: number; total: number }>();
@@ -179,21 +211,27 @@ export class DiscoveryService {
     const timedOut = deadline.aborted && !cancelled;
     // Observations cut short by cancellation say nothing about the host: drop them
     // rather than mark a healthy machine unreachable. Finished ones are kept.
-    const results = settled.map((r) => ({ ...r, targets: r.targets.filter((t: TargetObservation) => t.status !== "cancelled") }));
-    let outcome;
-    try {
-      outcome = finishRun(db, {
-        runId,
-        results,
-        startedAt,
-        now: now(),
-        cancelled,
-        ...(timedOut ? { error: `the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` } : {}),
-      });
-    } catch (err) {
-      failRun(db, runId, now(), startedAt, (err as Error).message);
-      throw err;
-    }
+    // Observations cut short by the caller's cancellation say nothing about the
+    // host: drop them rather than mark a healthy machine unreachable. Cut short by
+    // the run's deadline, they are timeouts. Finished ones are kept either way.
+    const results = settled.map((r) => ({
+      ...r,
+      targets: r.targets
+        .filter((t: TargetObservation) => t.status !== "cancelled" || timedOut)
+        .map((t) =>
+          t.status === "cancelled"
+            ? { ...t, status: "timeout" as const, error: `not finished when the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` }
+            : t,
+        ),
+    }));
+    const outcome = finishRun(db, {
+      runId,
+      results,
+      startedAt,
+      now: now(),
+      cancelled,
+      ...(timedOut ? { error: `the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` } : {}),
+    });
     log.info("discovery finished", { run_id: runId, status: outcome.status, duration_ms: outcome.durationMs, targets: outcome.targetsSeen });
 
     const stored = new Map<TargetObservation, { id: string; name: string }>();

@@ -289,3 +289,46 @@ export const auditLog = sqliteTable(
   },
   (t) => [index("audit_log_ts_idx").on(t.ts), index("audit_log_tool_idx").on(t.tool), uniqueIndex("audit_log_hash_idx").on(t.hash)],
 );
+
+/**
+ * What we know of each SSH endpoint between runs: the pinned host key (TOFU),
+ * a presented key that did not match and awaits an explicit accept, and the
+ * failure count that drives the circuit breaker.
+ */
+export const sshEndpoints = sqliteTable(
+  "ssh_endpoints",
+  {
+    /** "ssh:<address>:<port>" */
+    endpoint: text("endpoint").primaryKey(),
+    targetId: text("target_id").references(() => targets.id, { onDelete: "set null" }),
+    pinnedFingerprint: text("pinned_fingerprint"),
+    pinnedKeyType: text("pinned_key_type"),
+    pinnedAt: text("pinned_at"),
+    pendingFingerprint: text("pending_fingerprint"),
+    pendingKeyType: text("pending_key_type"),
+    pendingAt: text("pending_at"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    lastFailureAt: text("last_failure_at"),
+    lastSuccessAt: text("last_success_at"),
+    lastError: text("last_error"),
+  },
+  (t) => [index("ssh_endpoints_target_idx").on(t.targetId)],
+);
+
+/** Append-only log of what happened to targets (host key changed, lifecycle transitions, ...). */
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    ts: text("ts").notNull(),
+    targetId: text("target_id"),
+    runId: integer("run_id"),
+    type: text("type").notNull(),
+    /** info | warning | critical */
+    severity: text("severity").notNull(),
+    message: text("message").notNull(),
+    /** JSON object with before/after values. */
+    data: text("data").notNull(),
+  },
+  (t) => [index("events_target_idx").on(t.targetId), index("events_ts_idx").on(t.ts), index("events_type_idx").on(t.type)],
+);

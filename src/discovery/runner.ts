@@ -29,12 +29,18 @@ export type RunnerErrorCode = "spawn_failed" | "unreachable" | "timeout" | "auth
 /** The command could not be run at all (as opposed to running and failing). */
 export class RunnerError extends Error {
   override name = "RunnerError";
+  /** A fault worth another attempt (connection refused or reset, network unreachable) — never auth or host key. */
+  readonly transient: boolean;
+  /** How far the remote runner got: connect (TCP/handshake), auth, or exec. */
+  readonly stage: "connect" | "auth" | "exec" | undefined;
   constructor(
     readonly code: RunnerErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; transient?: boolean; stage?: "connect" | "auth" | "exec" },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.transient = options?.transient ?? false;
+    this.stage = options?.stage;
   }
 }
 

@@ -117,8 +117,21 @@ export interface TargetObservation {
   interfaces?: InterfaceObs[];
   ports?: PortObs[];
   filesystems?: FilesystemObs[];
+  /** How a remote source reached it: the endpoint, and the host key it presented. */
+  endpoint?: EndpointObs;
   observedAt: Date;
   durationMs: number;
+}
+
+export type HostKeyCheck = "pinned" | "first_use" | "mismatch" | "known_hosts" | "unchecked";
+
+export interface EndpointObs {
+  /** "ssh:<address>:<port>", the key under which host keys are pinned and failures counted. */
+  key: string;
+  presentedKey: { fingerprint: string; type: string } | null;
+  hostKeyCheck: HostKeyCheck | null;
+  /** The probe was not attempted (circuit open): failure counters stay as they are. */
+  skipped?: boolean;
 }
 
 export type SourceKind = "local" | "ssh" | "proxmox-api" | "proxmox-cli" | "tailscale" | "static" | "network";

@@ -67,6 +67,8 @@ export function getOverview(db: Db): Overview {
       .from(targets)
       .where(live)
       .get();
+    // Services, containers and stacks of retired targets leave the overview with their targets.
+    const liveIds = tx.select({ id: targets.id }).from(targets).where(live);
     const svc = tx
       .select({
         total: count(),
@@ -74,12 +76,14 @@ export function getOverview(db: Db): Overview {
         failed: sql<number>`coalesce(sum(case when ${services.activeState} = 'failed' then 1 else 0 end), 0)`,
       })
       .from(services)
+      .where(inArray(services.targetId, liveIds))
       .get();
     const ctr = tx
       .select({ total: count(), running: sql<number>`coalesce(sum(case when ${containers.state} = 'running' then 1 else 0 end), 0)` })
       .from(containers)
+      .where(inArray(containers.targetId, liveIds))
       .get();
-    const stackCount = tx.select({ n: count() }).from(stacks).get();
+    const stackCount = tx.select({ n: count() }).from(stacks).where(inArray(stacks.targetId, liveIds)).get();
     const last = tx.select().from(discoveryRuns).orderBy(desc(discoveryRuns.id)).limit(1).get();
     return {
       targets: { total: totals?.total ?? 0, byKind: group(targets.kind), byLifecycle: group(targets.lifecycle), byOs: group(targets.osId) },
@@ -171,10 +175,12 @@ export function getTargetDetail(db: Db, id: string, limits: TargetDetailLimits) 
       stacks: tx.select().from(stacks).where(eq(stacks.targetId, id)).orderBy(asc(stacks.name)).limit(lim).all(),
       stacksTotal: total(stacks),
       interfaces: tx.select().from(interfaces).where(eq(interfaces.targetId, id)).orderBy(asc(interfaces.name)).limit(lim).all(),
+      interfacesTotal: total(interfaces),
       addresses: tx.select().from(addresses).where(eq(addresses.targetId, id)).orderBy(asc(addresses.interfaceName), asc(addresses.address)).all(),
       ports: tx.select().from(ports).where(eq(ports.targetId, id)).orderBy(asc(ports.port), asc(ports.protocol)).limit(lim).all(),
       portsTotal: total(ports),
       filesystems: tx.select().from(filesystems).where(eq(filesystems.targetId, id)).orderBy(asc(filesystems.mount)).limit(lim).all(),
+      filesystemsTotal: total(filesystems),
     };
   });
 }

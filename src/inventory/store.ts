@@ -13,11 +13,13 @@ import {
   discoveryHostResults,
   discoveryRuns,
   discoverySourceResults,
+  events,
   facts,
   filesystems,
   interfaces,
   ports,
   services,
+  sshEndpoints,
   stacks,
   targetIdentities,
   targets,
@@ -88,6 +90,13 @@ export interface RunOutcome {
   targetsBySource: Map<string, Array<{ id: string; name: string }>>;
 }
 
+export interface LifecyclePolicy {
+  /** Not reached for this long: unreachable/active -> stale. */
+  staleAfterMs: number;
+  /** Not reached for this long: -> retired. null: only by explicit action. */
+  retireAfterMs: number | null;
+}
+
 export interface FinishRunInput {
   runId: number;
   results: SourceResult[];
@@ -95,6 +104,7 @@ export interface FinishRunInput {
   now: Date;
   cancelled: boolean;
   error?: string;
+  lifecycle?: LifecyclePolicy;
 }
 
 export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
@@ -137,6 +147,7 @@ export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
           })
           .run();
       }
+      if (input.lifecycle) ageTargets(tx, input.now, input.lifecycle, input.runId);
       const status = input.cancelled ? "cancelled" : runStatus(input.results);
       const durationMs = input.now.getTime() - input.startedAt.getTime();
       tx.update(discoveryRuns)
@@ -164,18 +175,52 @@ function runStatus(results: SourceResult[]): RunStatus {
   return "partial";
 }
 
+/**
+ * Time-driven lifecycle: targets nobody has reached for `staleAfterMs` become
+ * stale, and retired after `retireAfterMs` when a retention is configured.
+ * Each transition is an event. Nothing is deleted.
+ */
+function ageTargets(tx: Tx, now: Date, policy: LifecyclePolicy, runId: number): void {
+  const lastContact = sql<string>`coalesce(${targets.lastSeenAt}, ${targets.firstSeenAt})`;
+  const transition = (to: "stale" | "retired", fromStates: string[], olderThanMs: number) => {
+    const cutoff = new Date(now.getTime() - olderThanMs).toISOString();
+    const rows = tx
+      .select({ id: targets.id, name: targets.name, lifecycle: targets.lifecycle, last: lastContact })
+      .from(targets)
+      .where(and(inArray(targets.lifecycle, fromStates), sql`${lastContact} < ${cutoff}`))
+      .all();
+    for (const r of rows) {
+      tx.update(targets).set({ lifecycle: to }).where(eq(targets.id, r.id)).run();
+      tx.insert(events)
+        .values({
+          ts: now.toISOString(),
+          targetId: r.id,
+          runId,
+          type: "lifecycle_changed",
+          severity: to === "retired" ? "info" : "warning",
+          message: `${r.name}: ${r.lifecycle} -> ${to} (not reached since ${r.last})`,
+          data: JSON.stringify({ before: r.lifecycle, after: to, last_seen_at: r.last }),
+        })
+        .run();
+    }
+  };
+  transition("stale", ["active", "unreachable", "discovered"], policy.staleAfterMs);
+  if (policy.retireAfterMs !== null) transition("retired", ["stale"], policy.retireAfterMs);
+}
+
 /** Closes a run whose write failed: its transaction rolled back, so the inventory is as before. */
 export function failRun(db: Db, runId: number, now: Date, startedAt: Date, error: string): void {
   db.update(discoveryRuns)
     .set({ status: "failed", finishedAt: now.toISOString(), durationMs: now.getTime() - startedAt.getTime(), error: `nothing was written: ${error}` })
-    .where(eq(discoveryRuns.id, runId))
+    // Only a run still open: a run that was written keeps its outcome.
+    .where(and(eq(discoveryRuns.id, runId), eq(discoveryRuns.status, "running")))
     .run();
 }
 
 /** Marks runs whose owning process is gone (a crash or kill) as interrupted. */
-export function markInterruptedRuns(db: Db, isOwnerAlive: (pid: number, host: string) => boolean, now: Date): number[] {
+export function markInterruptedRuns(db: Db, isAlive: (run: { ownerPid: number; ownerHost: string; startedAt: string }) => boolean, now: Date): number[] {
   const running = db.select().from(discoveryRuns).where(eq(discoveryRuns.status, "running")).all();
-  const dead = running.filter((r) => !isOwnerAlive(r.ownerPid, r.ownerHost)).map((r) => r.id);
+  const dead = running.filter((r) => !isAlive(r)).map((r) => r.id);
   if (dead.length > 0) {
     db.update(discoveryRuns)
       .set({
@@ -197,7 +242,12 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
   // Identity keys not yet recorded. A key already owned by another target stays
   // with it: identities are never stolen (cloned machine-ids are a known hazard).
   for (const identity of obs.identity) {
-    tx.insert(targetIdentities).values({ identity, targetId, sourceId, firstSeenAt: at }).onConflictDoNothing().run();
+    // Locators (where a machine is reached, not what it is) follow whichever
+    // machine answered there last; real identities are never reassigned.
+    const locator = identity.startsWith("ssh:") || identity.startsWith("endpoint:");
+    const insert = tx.insert(targetIdentities).values({ identity, targetId, sourceId, firstSeenAt: at });
+    if (locator && reached) insert.onConflictDoUpdate({ target: targetIdentities.identity, set: { targetId, sourceId } }).run();
+    else insert.onConflictDoNothing().run();
   }
 
   const update: Partial<typeof targets.$inferInsert> = {
@@ -218,11 +268,49 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
     for (const [key, column] of Object.entries(SUMMARY_COLUMNS)) {
       if (key in obs.facts) (update as Record<string, unknown>)[column] = obs.facts[key] ?? null;
     }
-  } else if (!created) {
-    update.lifecycle = "unreachable";
   }
+  const prev = tx.select({ lifecycle: targets.lifecycle, name: targets.name }).from(targets).where(eq(targets.id, targetId)).get();
+  // A failure moves a live target to unreachable; stale and retired ones stay where the clock put them.
+  if (!reached && prev && (prev.lifecycle === "active" || prev.lifecycle === "discovered") && !created) update.lifecycle = "unreachable";
   tx.update(targets).set(update).where(eq(targets.id, targetId)).run();
+  if (prev && update.lifecycle && update.lifecycle !== prev.lifecycle && !created) {
+    tx.insert(events)
+      .values({
+        ts: at,
+        targetId,
+        runId,
+        type: "lifecycle_changed",
+        severity: update.lifecycle === "unreachable" ? "warning" : "info",
+        message: `${prev.name}: ${prev.lifecycle} -> ${update.lifecycle}${obs.error ? ` (${obs.error})` : ""}`,
+        data: JSON.stringify({ before: prev.lifecycle, after: update.lifecycle, status: obs.status }),
+      })
+      .run();
+  }
 
+  // Only a probe that got through writes data: a timed-out, truncated or refused
+  // one says nothing trustworthy, and what we knew stays as it was.
+  if (reached) writeObservedData(tx, targetId, sourceId, obs, at, runId);
+  recordEndpoint(tx, targetId, obs, at, runId);
+
+  tx.insert(discoveryHostResults)
+    .values({
+      runId,
+      sourceId,
+      targetId,
+      address: obs.address,
+      status: obs.status,
+      error: obs.error ?? null,
+      sections: JSON.stringify(obs.sections),
+      durationMs: Math.round(obs.durationMs),
+    })
+    .onConflictDoNothing()
+    .run();
+  const stored = tx.select({ name: targets.name }).from(targets).where(eq(targets.id, targetId)).get();
+  return { targetId, name: stored?.name ?? obs.name, created };
+}
+
+/** Facts and collections of a reached target; a collection left undefined (its section failed) is kept as it was. */
+function writeObservedData(tx: Tx, targetId: string, sourceId: string, obs: TargetObservation, at: string, runId: number): void {
   writeFacts(tx, targetId, sourceId, obs, at, runId);
   if (obs.services) {
     replaceRows(
@@ -233,7 +321,10 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
       targetId,
       sourceId,
       at,
-      obs.services.map((s) => ({ key: s.name, row: { name: s.name, description: s.description, loadState: s.load, activeState: s.active, subState: s.sub } })),
+      dedupe(obs.services, (x) => x.name).map((s) => ({
+        key: s.name,
+        row: { name: s.name, description: s.description, loadState: s.load, activeState: s.active, subState: s.sub },
+      })),
     );
   }
   if (obs.containers) {
@@ -345,31 +436,78 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
       })),
     );
   }
+}
 
-  tx.insert(discoveryHostResults)
-    .values({
-      runId,
-      sourceId,
-      targetId,
-      address: obs.address,
-      status: obs.status,
-      error: obs.error ?? null,
-      sections: JSON.stringify(obs.sections),
-      durationMs: Math.round(obs.durationMs),
-    })
-    .onConflictDoNothing()
-    .run();
-  const stored = tx.select({ name: targets.name }).from(targets).where(eq(targets.id, targetId)).get();
-  return { targetId, name: stored?.name ?? obs.name, created };
+/**
+ * Per-endpoint memory for SSH: TOFU pin on the first successful contact, a
+ * mismatching key kept as "pending" with a critical event (until an explicit
+ * accept), and the consecutive-failure count behind the circuit breaker.
+ */
+function recordEndpoint(tx: Tx, targetId: string, obs: TargetObservation, at: string, runId: number): void {
+  const ep = obs.endpoint;
+  if (!ep) return;
+  const row = tx.select().from(sshEndpoints).where(eq(sshEndpoints.endpoint, ep.key)).get();
+  const reached = REACHED.has(obs.status);
+  const next: Partial<typeof sshEndpoints.$inferInsert> = { targetId };
+  if (!ep.skipped && obs.status !== "cancelled") {
+    if (reached) {
+      next.consecutiveFailures = 0;
+      next.lastSuccessAt = at;
+    } else {
+      next.consecutiveFailures = (row?.consecutiveFailures ?? 0) + 1;
+      next.lastFailureAt = at;
+      next.lastError = obs.error ?? obs.status;
+    }
+  }
+  const key = ep.presentedKey;
+  if (key && ep.hostKeyCheck === "first_use" && reached && !row?.pinnedFingerprint) {
+    next.pinnedFingerprint = key.fingerprint;
+    next.pinnedKeyType = key.type;
+    next.pinnedAt = at;
+  }
+  if (key && ep.hostKeyCheck === "mismatch" && row?.pendingFingerprint !== key.fingerprint) {
+    next.pendingFingerprint = key.fingerprint;
+    next.pendingKeyType = key.type;
+    next.pendingAt = at;
+    tx.insert(events)
+      .values({
+        ts: at,
+        targetId,
+        runId,
+        type: "host_key_changed",
+        severity: "critical",
+        message: `${ep.key} presented host key ${key.fingerprint} (${key.type}), not the trusted ${row?.pinnedFingerprint ?? "known_hosts key"}; connection refused until the new key is accepted`,
+        data: JSON.stringify({ endpoint: ep.key, trusted: row?.pinnedFingerprint ?? null, presented: key.fingerprint, presented_type: key.type }),
+      })
+      .run();
+  }
+  if (row) tx.update(sshEndpoints).set(next).where(eq(sshEndpoints.endpoint, ep.key)).run();
+  else
+    tx.insert(sshEndpoints)
+      .values({ endpoint: ep.key, ...next })
+      .run();
 }
 
 function resolveTarget(tx: Tx, sourceId: string, obs: TargetObservation, at: string, reached: boolean): { targetId: string; created: boolean } {
   if (obs.identity.length === 0) throw new Error(`observation of ${obs.name} from ${sourceId} has no identity key`);
   const known = tx.select().from(targetIdentities).where(inArray(targetIdentities.identity, obs.identity)).all();
+  const machineId = obs.identity.find((k) => k.startsWith("machine-id:"));
   // Strongest key first: the observation lists its keys in that order.
   for (const identity of obs.identity) {
     const hit = known.find((k) => k.identity === identity);
-    if (hit) return { targetId: hit.targetId, created: false };
+    if (!hit) continue;
+    // A weaker key (a host key, an endpoint) must not pull a machine whose
+    // machine-id we have never seen onto a target that is known to be another
+    // machine: a replaced or cloned host at the same address is a new target.
+    if (machineId && identity !== machineId) {
+      const other = tx
+        .select({ identity: targetIdentities.identity })
+        .from(targetIdentities)
+        .where(and(eq(targetIdentities.targetId, hit.targetId), sql`${targetIdentities.identity} LIKE 'machine-id:%'`))
+        .get();
+      if (other && other.identity !== machineId) continue;
+    }
+    return { targetId: hit.targetId, created: false };
   }
   const id = deriveTargetId(obs.kind, obs.identity[0]!);
   tx.insert(targets)

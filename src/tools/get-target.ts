@@ -92,7 +92,7 @@ export const getTarget = defineTool({
       }),
     ),
     stacks: page(z.object({ name: z.string(), status: z.string(), config_files: z.array(z.string()), source: z.string(), observed_at: z.string() })),
-    interfaces: z.array(
+    interfaces: page(
       z.object({
         name: z.string(),
         mac: z.string().nullable(),
@@ -112,7 +112,7 @@ export const getTarget = defineTool({
         source: z.string(),
       }),
     ),
-    filesystems: z.array(
+    filesystems: page(
       z.object({
         mount: z.string(),
         device: z.string(),
@@ -227,28 +227,34 @@ export const getTarget = defineTool({
           observed_at: s.observedAt,
         })),
       },
-      interfaces: d.interfaces.map((i) => ({
-        name: i.name,
-        mac: i.mac,
-        mtu: i.mtu,
-        state: i.state,
-        master: i.master,
-        addresses: d.addresses
-          .filter((a) => a.interfaceName === i.name && a.sourceId === i.sourceId)
-          .map((a) => ({ family: a.family, address: a.address, prefixlen: a.prefixlen, scope: a.scope })),
-      })),
+      interfaces: {
+        total: d.interfacesTotal,
+        items: d.interfaces.map((i) => ({
+          name: i.name,
+          mac: i.mac,
+          mtu: i.mtu,
+          state: i.state,
+          master: i.master,
+          addresses: d.addresses
+            .filter((a) => a.interfaceName === i.name && a.sourceId === i.sourceId)
+            .map((a) => ({ family: a.family, address: a.address, prefixlen: a.prefixlen, scope: a.scope })),
+        })),
+      },
       ports: {
         total: d.portsTotal,
         items: d.ports.map((p) => ({ protocol: p.protocol, address: p.address, port: p.port, process: p.process, pid: p.pid, source: p.sourceId })),
       },
-      filesystems: d.filesystems.map((f) => ({
-        mount: f.mount,
-        device: f.device,
-        fstype: f.fstype,
-        size_bytes: f.sizeBytes,
-        used_bytes: f.usedBytes,
-        avail_bytes: f.availBytes,
-      })),
+      filesystems: {
+        total: d.filesystemsTotal,
+        items: d.filesystems.map((f) => ({
+          mount: f.mount,
+          device: f.device,
+          fstype: f.fstype,
+          size_bytes: f.sizeBytes,
+          used_bytes: f.usedBytes,
+          avail_bytes: f.availBytes,
+        })),
+      },
     };
   },
   summarize(o) {

@@ -74,9 +74,26 @@ export class ToolRegistry {
     return this.listing;
   }
 
+  private readonly inFlight = new Set<Promise<unknown>>();
+
   async call(req: CallToolRequestLike, env: CallEnvironment): Promise<CallToolResult> {
     const correlationId = randomUUID();
-    return withLogContext({ correlationId }, () => this.callInContext(req, env, correlationId));
+    const p = withLogContext({ correlationId }, () => this.callInContext(req, env, correlationId));
+    this.inFlight.add(p);
+    try {
+      return await p;
+    } finally {
+      this.inFlight.delete(p);
+    }
+  }
+
+  /** Waits (bounded) for calls in progress to finish and write their audit rows, e.g. before closing the database. */
+  async drain(timeoutMs: number): Promise<number> {
+    if (this.inFlight.size === 0) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    return this.inFlight.size;
   }
 
   private async callInContext(req: CallToolRequestLike, env: CallEnvironment, correlationId: string): Promise<CallToolResult> {
@@ -85,7 +102,7 @@ export class ToolRegistry {
     const startedAt = app.now();
     const toolName = typeof req.name === "string" ? req.name : "(invalid)";
     const finish = (outcome: AuditOutcome, error: string | null) => {
-      const row = appendAudit(app.db, {
+      const entry = {
         ts: startedAt,
         correlationId,
         tool: app.redact(toolName),
@@ -97,7 +114,19 @@ export class ToolRegistry {
         clientVersion: env.caller.clientVersion,
         sessionId: env.caller.sessionId ?? null,
         principal: env.caller.principal ?? null,
-      });
+      };
+      let row;
+      try {
+        row = appendAudit(app.db, entry);
+      } catch (err) {
+        // The audit row could not be written (database closed or locked): say so
+        // loudly, with the entry, rather than lose the record silently.
+        app.log.error("AUDIT WRITE FAILED: the tool call is recorded here only", {
+          audit_entry: { ...entry, ts: entry.ts.toISOString() },
+          error: (err as Error).message,
+        });
+        throw err;
+      }
       app.log.info("tool call", { tool: row.tool, outcome, duration_ms: row.durationMs, audit_id: row.id });
       return row;
     };
@@ -112,12 +141,15 @@ export class ToolRegistry {
     const tool = this.byName.get(req.name);
     if (!tool) {
       const known = [...this.byName.keys()].join(", ");
-      return fail("unknown_tool", `Unknown tool "${truncate(req.name, 100)}". Available tools: ${known}. Call tools/list for their schemas.`);
+      return fail("unknown_tool", `Unknown tool "${truncate(app.redact(req.name), 100)}". Available tools: ${known}. Call tools/list for their schemas.`);
     }
     const rawArgs = req.arguments ?? {};
     const parsed = tool.input.safeParse(rawArgs);
     if (!parsed.success) {
-      return fail("rejected", `Invalid arguments for ${tool.name}: ${formatIssues(parsed.error)}. Fix them and call again (tools/list has the schema).`);
+      return fail(
+        "rejected",
+        `Invalid arguments for ${tool.name}: ${formatIssues(parsed.error, app.redact)}. Fix them and call again (tools/list has the schema).`,
+      );
     }
 
     try {
@@ -129,7 +161,7 @@ export class ToolRegistry {
       });
       if (env.signal.aborted) return fail("cancelled", "The call was cancelled by the client.");
       const out = tool.output.safeParse(raw);
-      if (!out.success) throw new Error(`output of ${tool.name} does not match its outputSchema: ${formatIssues(out.error)}`);
+      if (!out.success) throw new Error(`output of ${tool.name} does not match its outputSchema: ${formatIssues(out.error, app.redact)}`);
       const structured = redactValue(out.data, app.redact) as Record<string, unknown>;
       const size = Buffer.byteLength(JSON.stringify(structured), "utf8");
       if (size > app.config.limits.maxResultBytes) {
@@ -138,8 +170,9 @@ export class ToolRegistry {
           `The result of ${tool.name} is too large (${size} bytes; the cap is ${app.config.limits.maxResultBytes}). Narrow the query: pass a smaller limit, a filter, or fewer sections.`,
         );
       }
+      const summary = app.redact(tool.summarize(out.data));
       finish("ok", null);
-      return { content: [{ type: "text", text: app.redact(tool.summarize(out.data)) }], structuredContent: structured };
+      return { content: [{ type: "text", text: summary }], structuredContent: structured };
     } catch (err) {
       if (env.signal.aborted) return fail("cancelled", "The call was cancelled by the client.");
       if (err instanceof ToolError) return fail("tool_error", err.message);
@@ -160,10 +193,10 @@ function truncate(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
-function formatIssues(error: z.ZodError): string {
+function formatIssues(error: z.ZodError, redact: (s: string) => string): string {
   return error.issues
     .slice(0, 5)
-    .map((i) => `${i.path.length ? i.path.join(".") : "arguments"}: ${truncate(i.message, 200)}`)
+    .map((i) => `${i.path.length ? redact(i.path.join(".")) : "arguments"}: ${truncate(redact(i.message), 200)}`)
     .join("; ");
 }
 

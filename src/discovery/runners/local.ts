@@ -24,12 +24,21 @@ export class LocalRunner implements CommandRunner {
       let aborted = false;
       let settled = false;
 
+      let graceTimer: NodeJS.Timeout | undefined;
       const kill = () => {
         try {
           if (child.pid) process.kill(-child.pid, "SIGKILL");
         } catch {
           child.kill("SIGKILL");
         }
+        // A grandchild that moved to its own process group (GNU `timeout` does)
+        // escapes the group kill and may hold our pipes open: stop waiting for
+        // them shortly after the shell itself is gone.
+        graceTimer ??= setTimeout(() => {
+          child.stdout.destroy();
+          child.stderr.destroy();
+          settle(null);
+        }, 500);
       };
       const timer = setTimeout(() => {
         timedOut = true;
@@ -64,10 +73,11 @@ export class LocalRunner implements CommandRunner {
         opts.signal?.removeEventListener("abort", onAbort);
         reject(new RunnerError("spawn_failed", `cannot start /bin/sh: ${e.message}`, { cause: e }));
       });
-      child.on("close", (code) => {
+      const settle = (code: number | null) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearTimeout(graceTimer);
         opts.signal?.removeEventListener("abort", onAbort);
         resolve({
           stdout: Buffer.concat(out).toString("utf8"),
@@ -78,7 +88,8 @@ export class LocalRunner implements CommandRunner {
           aborted,
           durationMs: performance.now() - started,
         });
-      });
+      };
+      child.on("close", (code) => settle(code));
       child.stdin.end(opts.stdin ?? "");
     });
   }
