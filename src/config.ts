@@ -25,8 +25,88 @@ export const LocalSourceConfigSchema = z
   })
   .strict();
 
-/** One entry per source kind; later issues add ssh, proxmox, tailscale, static, network. */
-export const SourceConfigSchema = z.discriminatedUnion("kind", [LocalSourceConfigSchema]);
+const EnvNameSchema = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "an environment variable name, e.g. FLEET_SSH_PASSWORD");
+const noSecretHere = (field: string) =>
+  z.never({ error: `never put a secret in the config file: put it in an environment variable and name that variable in ${field}` }).optional();
+
+export const ROLES = ["production", "staging", "development", "testing", "lab", "monitoring", "gateway", "unassigned"] as const;
+
+export const SshAuthConfigSchema = z
+  .object({
+    /** Use the ssh-agent at SSH_AUTH_SOCK when it is set. */
+    agent: z.boolean().default(true),
+    private_key_file: z.string().min(1).optional(),
+    passphrase_env: EnvNameSchema.optional(),
+    password_env: EnvNameSchema.optional(),
+    password: noSecretHere("auth.password_env"),
+    passphrase: noSecretHere("auth.passphrase_env"),
+    private_key: noSecretHere("auth.private_key_file (a path)"),
+  })
+  .strict();
+
+const PortSchema = z.number().int().min(1).max(65535);
+
+export const SshHostConfigSchema = z
+  .object({
+    address: z.string().min(1).max(253),
+    port: PortSchema.optional(),
+    user: z.string().min(1).max(64).optional(),
+    name: z.string().min(1).max(253).optional(),
+    tags: z.array(z.string().min(1).max(64)).max(64).default([]),
+    role: z.enum(ROLES).optional(),
+  })
+  .strict();
+
+export const SshSourceConfigSchema = z
+  .object({
+    kind: z.literal("ssh"),
+    id: SourceIdSchema.default("ssh"),
+    hosts: z.array(SshHostConfigSchema).max(100_000).default([]),
+    /** Import Host entries of an OpenSSH client config (HostName, Port, User, IdentityFile). */
+    ssh_config: z
+      .object({
+        path: z.string().min(1).default("~/.ssh/config"),
+        /** Aliases (globs) to import; every concrete alias when omitted. */
+        hosts: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
+    user: z.string().min(1).max(64).default("root"),
+    port: PortSchema.default(22),
+    auth: SshAuthConfigSchema.default({ agent: true }),
+    host_key_policy: z.enum(["tofu", "strict", "off"]).default("tofu"),
+    known_hosts_file: z.string().min(1).default("~/.ssh/known_hosts"),
+    /** Run the probe through `sudo -n` (non-interactive: never waits for a password). */
+    sudo: z.boolean().default(false),
+    timeout_ms: z.number().int().min(1000).max(600_000).default(15_000),
+    max_output_bytes: z
+      .number()
+      .int()
+      .min(64 * 1024)
+      .max(256 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
+    /** Overrides FLEET_MAX_CONCURRENT_PROBES for this source. */
+    concurrency: z.number().int().min(1).max(1024).optional(),
+    retries: z.number().int().min(0).max(10).default(2),
+    retry_min_delay_ms: z.number().int().min(0).max(60_000).default(250),
+    circuit_breaker: z
+      .object({
+        failures: z.number().int().min(1).max(100).default(3),
+        cooldown_s: z
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86400)
+          .default(300),
+      })
+      .strict()
+      .default({ failures: 3, cooldown_s: 300 }),
+  })
+  .strict()
+  .refine((s) => s.hosts.length > 0 || s.ssh_config, { error: "an ssh source needs `hosts` or `ssh_config`" });
+
+/** One entry per source kind; later issues add proxmox, tailscale, static, network. */
+export const SourceConfigSchema = z.discriminatedUnion("kind", [LocalSourceConfigSchema, SshSourceConfigSchema]);
 export type SourceConfig = z.infer<typeof SourceConfigSchema>;
 
 export const ConfigFileSchema = z
@@ -38,8 +118,20 @@ export const ConfigFileSchema = z
       .min(1)
       .optional()
       .refine((s) => !s || new Set(s.map((x) => x.id)).size === s.length, "source ids must be unique"),
+    lifecycle: z
+      .object({
+        stale_after_hours: z
+          .number()
+          .min(0.01)
+          .max(24 * 365)
+          .default(24),
+        retire_after_days: z.number().min(1).max(3650).nullable().default(null),
+      })
+      .strict()
+      .optional(),
     limits: z
       .object({
+        max_concurrent_probes: z.number().int().min(1).max(1024).optional(),
         max_result_bytes: z
           .number()
           .int()
@@ -71,9 +163,22 @@ export interface FleetConfig {
     maxResultBytes: number;
     /** Deadline of one whole discovery run. */
     discoveryTimeoutMs: number;
+    /** Hosts probed at once per source (FLEET_MAX_CONCURRENT_PROBES). */
+    maxConcurrentProbes: number;
   };
+  lifecycle: { staleAfterMs: number; retireAfterMs: number | null };
+  /** Secrets per source id, read from the environment variables the config names. Never logged or returned. */
+  secrets: Map<string, SourceSecrets>;
   /** Secret values (from the environment variables the config names) to redact wherever they appear. */
   secretValues: string[];
+  /** The user's home, for expanding `~` in paths. */
+  home: string;
+}
+
+export interface SourceSecrets {
+  password?: string;
+  passphrase?: string;
+  agentSocket?: string;
 }
 
 export class ConfigError extends Error {
@@ -108,6 +213,35 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
 
   const sources = file.sources ?? [LocalSourceConfigSchema.parse({ kind: "local" })];
   const dbRaw = opts.db || env("FLEET_DB") || file.db || defaultDbPath(raw);
+
+  const secrets = new Map<string, SourceSecrets>();
+  sources.forEach((src, i) => {
+    if (src.kind !== "ssh") return;
+    const need = (name: string | undefined, field: string): string | undefined => {
+      if (!name) return undefined;
+      const v = env(name);
+      if (v === undefined)
+        throw new ConfigError(
+          `sources[${i}] (${src.id}).auth.${field} names ${name}, but that environment variable is not set. Set it, or remove auth.${field}.`,
+        );
+      return v;
+    };
+    const password = need(src.auth.password_env, "password_env");
+    const passphrase = need(src.auth.passphrase_env, "passphrase_env");
+    const agentSocket = src.auth.agent ? env("SSH_AUTH_SOCK") : undefined;
+    secrets.set(src.id, {
+      ...(password !== undefined ? { password } : {}),
+      ...(passphrase !== undefined ? { passphrase } : {}),
+      ...(agentSocket ? { agentSocket } : {}),
+    });
+  });
+  const secretValues = [...secrets.values()].flatMap((s) => [s.password, s.passphrase].filter((v): v is string => v !== undefined));
+
+  const probesRaw = env("FLEET_MAX_CONCURRENT_PROBES");
+  const probes = probesRaw === undefined ? (file.limits?.max_concurrent_probes ?? 32) : Number(probesRaw);
+  if (!Number.isInteger(probes) || probes < 1 || probes > 1024) {
+    throw new ConfigError(`FLEET_MAX_CONCURRENT_PROBES=${JSON.stringify(probesRaw)} must be a whole number from 1 to 1024.`);
+  }
   return {
     dbPath: dbRaw === ":memory:" ? dbRaw : resolve(dbRaw),
     logLevel: levelRaw as LogLevel,
@@ -117,8 +251,15 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
     limits: {
       maxResultBytes: file.limits?.max_result_bytes ?? 100 * 1024,
       discoveryTimeoutMs: file.limits?.discovery_timeout_ms ?? 10 * 60 * 1000,
+      maxConcurrentProbes: probes,
     },
-    secretValues: [],
+    lifecycle: {
+      staleAfterMs: (file.lifecycle?.stale_after_hours ?? 24) * 3600_000,
+      retireAfterMs: file.lifecycle?.retire_after_days ? file.lifecycle.retire_after_days * 86400_000 : null,
+    },
+    secrets,
+    secretValues,
+    home: raw.HOME || homedir(),
   };
 }
 

@@ -21,10 +21,17 @@ const composeProjects = () => (JSON.parse(fixture("docker-compose-ls.json")) as 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe("tools/list", () => {
-  it("lists the five tools with all four hints, a description and an object output schema", async () => {
+  it("lists the tools with all four hints, a description and an object output schema", async () => {
     h = await startHarness();
     const { tools } = await h.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(["get_discovery_status", "get_fleet_overview", "get_target", "query_audit_log", "run_discovery"]);
+    expect(tools.map((t) => t.name).sort()).toEqual([
+      "accept_host_key",
+      "get_discovery_status",
+      "get_fleet_overview",
+      "get_target",
+      "query_audit_log",
+      "run_discovery",
+    ]);
     for (const t of tools) {
       expect(t.description!.length).toBeGreaterThan(40);
       for (const hint of ["readOnlyHint", "destructiveHint", "idempotentHint", "openWorldHint"] as const) {

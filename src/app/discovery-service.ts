@@ -6,7 +6,7 @@ import { hostname } from "node:os";
 import type { FleetConfig, SourceConfig } from "../config.js";
 import type { Db } from "../db/open.js";
 import type { DiscoverySource, SourceResult, TargetObservation } from "../discovery/types.js";
-import { runningRuns } from "../inventory/queries.js";
+import { findTargets, runningRuns } from "../inventory/queries.js";
 import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
 import { currentCorrelationId, withLogContext, type Logger } from "../log.js";
 import type { SourceFactory } from "./sources.js";
@@ -62,6 +62,8 @@ export interface RunDiscoveryOptions {
   trigger: RunTrigger;
   /** Only these source ids; all configured sources when absent. */
   sourceIds?: string[];
+  /** Only these hosts (configured name or address) within the sources, e.g. to re-probe one machine. */
+  targets?: string[];
   signal?: AbortSignal;
   onProgress?: (p: DiscoveryProgress) => void;
 }
@@ -170,7 +172,11 @@ export class DiscoveryService {
       opts.onProgress?.({ done, total, message: `${done}/${total} hosts probed (last: ${host})` });
     };
 
-    const sources: DiscoverySource[] = configs.map((c) => this.deps.sourceFactory(c));
+    // Targets may be named as the config names them, by address, or as the inventory knows them (id, hostname).
+    const only = opts.targets?.length
+      ? [...new Set(opts.targets.flatMap((t) => [t, ...findTargets(db, t).flatMap((row) => (row.address ? [row.address] : []))]))]
+      : undefined;
+    const sources: DiscoverySource[] = configs.map((c) => this.deps.sourceFactory(c, { db, config, ...(only ? { only } : {}) }));
     const settled = await Promise.all(
       sources.map(async (source): Promise<SourceResult> => {
         const sourceStarted = now();
@@ -231,6 +237,7 @@ export class DiscoveryService {
       now: now(),
       cancelled,
       ...(timedOut ? { error: `the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` } : {}),
+      lifecycle: config.lifecycle,
     });
     log.info("discovery finished", { run_id: runId, status: outcome.status, duration_ms: outcome.durationMs, targets: outcome.targetsSeen });
 

@@ -6,9 +6,13 @@
 // missing or old (no `ip -j`, no `ss`, systemd < 246, docker < 23).
 import { createHash, randomBytes } from "node:crypto";
 import {
+  applySshdDefaults,
   classifyDockerError,
+  FIREWALL_TOOLS,
+  isMissingPackageCache,
   isPseudoFilesystem,
   isSystemdNotBooted,
+  packageManagerError,
   parseComposeLs,
   parseCpuinfo,
   parseDf,
@@ -19,13 +23,23 @@ import {
   parseLscpuJson,
   parseMeminfo,
   parseNetstat,
+  parseAptGetSimulate,
+  parseAptListUpgradable,
+  parseApkVersion,
+  parseDnfCheckUpdate,
+  parseFirewallSection,
   parseOsRelease,
   parseProcNetTcp,
   parseProcUptime,
   parseSs,
+  parseSshdConfig,
+  parseSshdT,
   parseSystemctlJson,
   parseSystemctlText,
   parseUname,
+  splitSshdConfigDump,
+  type PackageManager,
+  type SshdSettings,
 } from "./parsers/index.js";
 import { RunnerError, type CommandRunner } from "./runner.js";
 import type { FactValue, HostStatus, SectionResult, TargetObservation } from "./types.js";
@@ -47,11 +61,19 @@ export const PROBE_SECTIONS = [
   "systemd",
   "docker",
   "compose",
+  "firewall",
+  "sshd",
+  "updates",
 ] as const;
 export type ProbeSection = (typeof PROBE_SECTIONS)[number];
 
 /** Seconds a single risky command (df on a hung NFS mount, docker on a stuck daemon) may take. */
 const SECTION_TIMEOUT_S = 10;
+
+/** Exit status of a command stopped by `timeout`: 124 (GNU), 143 (BusyBox sends TERM), 137 (KILL after -k). */
+function isTimeoutExit(code: number | null): boolean {
+  return code === 124 || code === 143 || code === 137;
+}
 
 export function newNonce(): string {
   return randomBytes(12).toString("hex");
@@ -64,11 +86,16 @@ LC_ALL=C; LANG=C; export LC_ALL LANG
 SYSTEMD_COLORS=0; SYSTEMD_PAGER=cat; PAGER=cat; export SYSTEMD_COLORS SYSTEMD_PAGER PAGER
 PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/usr/bin:/bin"; export PATH
 M='${M}'
-T=$(mktemp 2>/dev/null) || T="/tmp/.fleet-probe.$$"
-: > "$T"
-trap 'rm -f "$T"' EXIT
+# Sections' stderr goes to a private temp file; without one (read-only /tmp, no
+# mktemp) stderr is dropped rather than written to a guessable path.
+T=$(mktemp 2>/dev/null) || T=""
+[ -n "$T" ] && { : >"$T"; } 2>/dev/null || T=/dev/null
+[ "$T" != /dev/null ] && trap 'rm -f "$T"' EXIT
+# GNU timeout moves its child to a new process group unless --foreground, which
+# would let a hung command outlive the probe's deadline; -k kills what ignores TERM.
 TO=""
-if timeout ${SECTION_TIMEOUT_S} true >/dev/null 2>&1; then TO="timeout ${SECTION_TIMEOUT_S}"; fi
+if timeout --foreground -k 2 ${SECTION_TIMEOUT_S} true >/dev/null 2>&1; then TO="timeout --foreground -k 2 ${SECTION_TIMEOUT_S}"
+elif timeout ${SECTION_TIMEOUT_S} true >/dev/null 2>&1; then TO="timeout ${SECTION_TIMEOUT_S}"; fi
 have() { command -v "$1" >/dev/null 2>&1; }
 sec() {
   n=$1; shift
@@ -121,6 +148,91 @@ s_docker() {
 s_compose() {
   if ! have docker; then echo '#not-installed'; return 0; fi
   $TO docker compose ls --all --format json
+}
+# Each firewall tool: <tool>=not_installed | <tool>=ok + counts | <tool>=failed <rc> <first line>
+# (parseFirewallSection). nft and iptables are counted here, not shipped: a
+# Kubernetes node's ruleset runs to megabytes. The counting rules are those of
+# parseNftRuleset and parseIptablesS.
+fw_failed() { printf '%s=failed %s %s\\n' "$1" "$2" "$(printf '%s\\n' "$3" | grep -v '^[[:space:]]*$' | head -n 1)"; }
+s_firewall() {
+  if have nft; then
+    out=$($TO nft list ruleset 2>&1); rc=$?
+    if [ "$rc" -eq 0 ]; then
+      echo nft=ok
+      printf '%s\\n' "$out" | awk '{ sub(/^[ \\t]+/, ""); sub(/[ \\t]+$/, "") }
+        $0 == "" || /^#/ { next }
+        /^table / { t++ }
+        /^chain / && /[{]$/ { c++; inchain = 1; next }
+        !inchain { next }
+        $0 == "}" { inchain = 0; next }
+        /^(type|policy|comment|devices) / { if ($0 ~ /policy drop/) d++; next }
+        { r++ }
+        END { printf "nft_tables=%d\\nnft_chains=%d\\nnft_rules=%d\\nnft_drop_policies=%d\\n", t, c, r, d }'
+    else fw_failed nft "$rc" "$out"; fi
+  else echo nft=not_installed; fi
+  if have iptables; then
+    out=$($TO iptables -S 2>&1); rc=$?
+    if [ "$rc" -eq 0 ]; then
+      echo iptables=ok
+      printf 'iptables_rules=%s\\n' "$(printf '%s\\n' "$out" | grep -c -v -E -e '^-P (INPUT|FORWARD|OUTPUT) ACCEPT$' -e '^#' -e '^$')"
+    else fw_failed iptables "$rc" "$out"; fi
+  else echo iptables=not_installed; fi
+  if have ufw; then
+    out=$($TO ufw status 2>&1); rc=$?
+    if [ "$rc" -eq 0 ]; then echo ufw=ok; printf '%s\\n' "$out" | sed -n 's/^Status: */ufw_status=/p' | head -n 1
+    else fw_failed ufw "$rc" "$out"; fi
+    # ufw status needs root; ufw.conf (world-readable) says whether it starts at boot.
+    if [ -r /etc/ufw/ufw.conf ]; then sed -n 's/^ENABLED=/ufw_config=/p' /etc/ufw/ufw.conf | head -n 1; fi
+  else echo ufw=not_installed; fi
+  if have firewall-cmd; then
+    out=$($TO firewall-cmd --state 2>&1); rc=$?
+    # "running" exits 0, "not running" 252.
+    if [ "$rc" -eq 0 ] || [ "$rc" -eq 252 ]; then echo firewalld=ok; printf 'firewalld_state=%s\\n' "$(printf '%s\\n' "$out" | head -n 1)"
+    else
+      fw_failed firewalld "$rc" "$out"
+      if [ -d /run/systemd/system ] && have systemctl; then printf 'firewalld_unit=%s\\n' "$($TO systemctl is-active firewalld 2>/dev/null)"; fi
+    fi
+  else echo firewalld=not_installed; fi
+  return 0
+}
+# sshd -T prints the effective configuration but usually needs root (host keys,
+# /run/sshd); its stderr stays in the section's stderr and explains a fallback
+# to the config files, each after "#@file <path>" (parseSshdConfig). An absolute
+# path: newer sshd refuses to start from a relative one.
+s_sshd() {
+  if ! have sshd; then echo '#not-installed'; return 0; fi
+  out=$($TO "$(command -v sshd)" -T)
+  if [ $? -eq 0 ] && [ -n "$out" ]; then echo '#sshd-T'; printf '%s\\n' "$out"; return 0; fi
+  echo '#config'
+  for f in /etc/ssh/sshd_config /etc/ssh/sshd_config.d/*.conf; do
+    [ -e "$f" ] || continue
+    if [ -r "$f" ]; then echo "#@file $f"; cat "$f"; echo; else echo "#@unreadable $f"; fi
+  done
+  return 0
+}
+# Pending updates from local metadata only, never the network, as any user.
+# apt: "apt list --upgradable" (what "apt update" reports as upgradable, kept-back
+# packages included; ~0.2 s where "apt-get -s upgrade" spends seconds in the
+# solver on a host with many updates). Its script warning is switched off; apt
+# before 1.0 has no "apt", so "apt-get -s upgrade" (no root needed; NoLocking so
+# a running dpkg does not block it) with only its Inst lines kept. Without
+# downloaded package lists both would report 0, so say so instead.
+# dnf/yum: -C (cache only) check-update exits 100 when updates are pending.
+# apk: "version -l '<'" compares against the locally stored index.
+s_updates() {
+  if have apt-get; then
+    if ! ls /var/lib/apt/lists/ 2>/dev/null | grep -q '_Packages'; then echo '#apt no-lists'; return 0; fi
+    if have apt; then echo '#apt list'; $TO apt -qq -o Apt::Cmd::Disable-Script-Warning=true list --upgradable; return; fi
+    echo '#apt-get'
+    out=$($TO apt-get -s -o Debug::NoLocking=1 upgrade); rc=$?
+    printf '%s\\n' "$out" | grep '^Inst '
+    return $rc
+  fi
+  if have dnf; then echo '#dnf'; $TO dnf -C -q check-update; return; fi
+  if have yum; then echo '#yum'; $TO yum -C -q check-update; return; fi
+  if have apk; then echo '#apk'; $TO apk -q version -l '<'; return; fi
+  echo '#none'
+  return 0
 }
 ${PROBE_SECTIONS.map((s) => `sec ${s} s_${s}`).join("\n")}
 printf '\\n%s DONE\\n' "$M"
@@ -221,7 +333,7 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
       sections[name] = {
         status: "failed",
         exitCode: sec.exitCode,
-        reason: sec.exitCode === 124 ? "timeout" : sec.exitCode === 0 ? "parse_error" : "exit_status",
+        reason: isTimeoutExit(sec.exitCode) ? "timeout" : sec.exitCode === 0 ? "parse_error" : "exit_status",
         detail: firstLine(sec.exitCode === 0 ? (err as Error).message : sec.stderr || (err as Error).message),
       };
     }
@@ -312,7 +424,9 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
   take("filesystems", (body, sec) => {
     // df exits 1 when one mount is unreadable but still prints the others.
     const fs = parseDf(body);
-    if (fs.length === 0) requireZero(sec);
+    // Only exit 1 (some mount unreadable) still means a complete list; a df cut off by
+    // its timeout printed part of the mounts and must not replace what we knew.
+    if (fs.length === 0 || sec.exitCode !== 1) requireZero(sec);
     out.filesystems = fs;
     const real = new Map<string, (typeof fs)[number]>();
     for (const f of fs) if (!isPseudoFilesystem(f.fstype) && !real.has(f.source)) real.set(f.source, f);
@@ -364,7 +478,7 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
       return { status: "unavailable", reason: "not_installed" };
     }
     if (sec.exitCode !== 0) {
-      const kind = sec.exitCode === 124 ? "timeout" : classifyDockerError(sec.stderr);
+      const kind = isTimeoutExit(sec.exitCode) ? "timeout" : classifyDockerError(sec.stderr);
       facts["docker.status"] = kind;
       if (kind === "daemon_unreachable" || kind === "permission_denied" || kind === "not_installed") {
         return { status: "unavailable", reason: kind, detail: firstLine(sec.stderr) };
@@ -391,6 +505,119 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
     }
     out.stacks = parseComposeLs(body);
     facts["compose.status"] = "ok";
+  });
+
+  take("firewall", (body, sec) => {
+    requireZero(sec); // s_firewall always returns 0: anything else means the shell broke
+    const fw = parseFirewallSection(body);
+    if (!fw.recognised) throw new Error("no firewall lines in the output");
+    facts["firewall.active"] = fw.active;
+    facts["firewall.backends"] = fw.backends.join(",") || null;
+    for (const tool of FIREWALL_TOOLS) facts[`firewall.${tool}`] = fw.tools[tool];
+    facts["firewall.nftables_rules"] = fw.nftRules;
+    facts["firewall.iptables_rules"] = fw.iptablesRules;
+    const problems = FIREWALL_TOOLS.filter((t) => fw.errors[t]).map((t) => `${t}: ${fw.errors[t]}`);
+    if (fw.active === null) {
+      const denied = FIREWALL_TOOLS.some(
+        (t) => fw.tools[t] === "permission_denied" || fw.tools[t] === "enabled_in_config" || fw.tools[t] === "disabled_in_config",
+      );
+      return { status: "unavailable", reason: denied ? "permission_denied" : "undetermined", detail: firstLine(problems.join("; ") || "no tool could tell") };
+    }
+    // Nothing to ask: no tool installed. Rules loaded by other programs through
+    // netlink (e.g. Tailscale's nftables mode) cannot be seen without nft.
+    if (FIREWALL_TOOLS.every((t) => fw.tools[t] === "not_installed")) return { status: "ok", reason: "no_firewall_tools" };
+    if (problems.length > 0) return { status: "ok", reason: "some_tools_failed", detail: firstLine(problems.join("; ")) };
+  });
+  take("sshd", (body, sec) => {
+    requireZero(sec); // s_sshd always returns 0
+    const nl = body.indexOf("\n");
+    const tag = (nl < 0 ? body : body.slice(0, nl)).trim();
+    const rest = nl < 0 ? "" : body.slice(nl + 1);
+    const record = (s: SshdSettings | null, source: string | null) => {
+      facts["sshd.permit_root_login"] = s?.permitRootLogin ?? null;
+      facts["sshd.password_authentication"] = s?.passwordAuthentication ?? null;
+      facts["sshd.pubkey_authentication"] = s?.pubkeyAuthentication ?? null;
+      facts["sshd.port"] = s?.port ?? null;
+      facts["sshd.source"] = source;
+    };
+    if (tag === "#not-installed") {
+      record(null, null);
+      return { status: "unavailable", reason: "not_installed" };
+    }
+    if (tag === "#sshd-T") {
+      record(parseSshdT(rest), "sshd -T");
+      return;
+    }
+    if (tag !== "#config") throw new Error("unknown sshd format");
+    const { files, unreadable } = splitSshdConfigDump(rest);
+    const why = firstLine(sec.stderr);
+    if (files[0]?.path !== "/etc/ssh/sshd_config") {
+      record(null, null);
+      const cannot = unreadable.includes("/etc/ssh/sshd_config");
+      return {
+        status: "unavailable",
+        reason: cannot ? "permission_denied" : "no_config",
+        detail: firstLine(`${cannot ? "cannot read" : "no"} /etc/ssh/sshd_config${why ? `; sshd -T: ${why}` : ""}`),
+      };
+    }
+    const parsed = parseSshdConfig(files);
+    // OpenSSH's defaults fill what the files leave unset; `sshd -T` needs none
+    // (it prints effective values), so they are applied to this source only.
+    record(applySshdDefaults(parsed), "config");
+    const notes = [
+      why ? `sshd -T: ${why}` : "",
+      unreadable.length ? `unreadable: ${unreadable.join(" ")}` : "",
+      parsed.includesNotFollowed.length ? `Include not followed: ${parsed.includesNotFollowed.join(" ")}` : "",
+    ].filter(Boolean);
+    return { status: "ok", reason: "config_files", ...(notes.length ? { detail: firstLine(notes.join("; ")) } : {}) };
+  });
+  take("updates", (body, sec) => {
+    const nl = body.indexOf("\n");
+    const tag = (nl < 0 ? body : body.slice(0, nl)).trim();
+    const rest = nl < 0 ? "" : body.slice(nl + 1);
+    const manager =
+      ({ "#apt list": "apt", "#apt-get": "apt", "#apt no-lists": "apt", "#dnf": "dnf", "#yum": "yum", "#apk": "apk" } as Record<string, PackageManager>)[tag] ??
+      null;
+    facts["updates.manager"] = manager;
+    facts["updates.pending"] = null;
+    facts["updates.security_pending"] = null;
+    if (tag === "#none") return { status: "unavailable", reason: "no_package_manager" };
+    if (manager === null) throw new Error("unknown updates format");
+    if (tag === "#apt no-lists") {
+      return { status: "unavailable", reason: "no_cache", detail: "no package lists in /var/lib/apt/lists (apt-get update never ran, or they were removed)" };
+    }
+    // A manager that cannot read its local metadata is "unavailable: no_cache"
+    // (nothing is broken, the probe just will not fetch it); any other error fails
+    // the section with the manager's own first error line.
+    const noCache = isMissingPackageCache(sec.stderr);
+    // take() would report stderr's first line, often an apt "W:" warning; name the error itself.
+    const managerFailed = (fallback: string): Omit<SectionResult, "exitCode"> => ({
+      status: "failed",
+      reason: isTimeoutExit(sec.exitCode) ? "timeout" : "exit_status",
+      detail: firstLine(packageManagerError(sec.stderr) || fallback),
+    });
+    if (manager === "apt") {
+      if (sec.exitCode !== 0) return managerFailed(`${tag.slice(1)} exited ${sec.exitCode}`);
+      const apt = tag === "#apt list" ? parseAptListUpgradable(rest) : parseAptGetSimulate(rest);
+      facts["updates.pending"] = apt.pending;
+      facts["updates.security_pending"] = apt.security;
+      return;
+    }
+    if (manager === "dnf" || manager === "yum") {
+      // check-update: 100 = updates pending, 0 = none, anything else an error.
+      if (sec.exitCode !== 0 && sec.exitCode !== 100) {
+        if (noCache) return { status: "unavailable", reason: "no_cache", detail: packageManagerError(sec.stderr) };
+        return managerFailed(`${manager} check-update exited ${sec.exitCode}`);
+      }
+      facts["updates.pending"] = parseDnfCheckUpdate(rest).pending;
+      return;
+    }
+    // apk warns about a missing index and still exits 0, so check stderr first.
+    if (sec.exitCode !== 0 && !noCache) return managerFailed(`apk version exited ${sec.exitCode}`);
+    const apk = parseApkVersion(rest);
+    if (noCache && apk.pending === 0) return { status: "unavailable", reason: "no_cache", detail: packageManagerError(sec.stderr) };
+    facts["updates.pending"] = apk.pending;
+    if (noCache) return { status: "ok", reason: "partial_index", detail: packageManagerError(sec.stderr) };
   });
 
   if (typeof facts.machine_id === "string") out.identity.push(`machine-id:${facts.machine_id}`);
@@ -436,7 +663,24 @@ export async function probe(runner: CommandRunner, opts: ProbeOptions): Promise<
   const durationMs = performance.now() - started;
   if (res.aborted) return { status: "cancelled", error: "cancelled", interpretation, durationMs };
   if (res.truncated) return { status: "output_too_large", error: `the probe printed more than ${opts.maxBytes} bytes`, interpretation, durationMs };
-  if (res.timedOut) return { status: "timeout", error: `the probe did not finish within ${opts.timeoutMs} ms`, interpretation, durationMs };
+  if (res.timedOut) {
+    // Sections that finished before the deadline are whole and trustworthy: keep them.
+    const finished = Object.entries(interpretation.sections)
+      .filter(([, s]) => s.status !== "failed")
+      .map(([n]) => n);
+    if (finished.length > 0 && interpretation.identity.length > 0) {
+      const unfinished = Object.entries(interpretation.sections)
+        .filter(([, s]) => s.status === "failed")
+        .map(([n]) => n);
+      return {
+        status: "partial",
+        error: `the probe did not finish within ${opts.timeoutMs} ms; unfinished: ${unfinished.join(", ")}`,
+        interpretation,
+        durationMs,
+      };
+    }
+    return { status: "timeout", error: `the probe did not finish within ${opts.timeoutMs} ms`, interpretation, durationMs };
+  }
   if (!complete || sections.size === 0) {
     return { status: "error", error: firstLine(res.stderr) || `the probe ended early (exit status ${res.exitCode})`, interpretation, durationMs };
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { endpointsOfTarget } from "../inventory/endpoints.js";
 import { findTargets, getTargetDetail, suggestTargets } from "../inventory/queries.js";
 import { defineTool, ToolError } from "./tool.js";
 
@@ -52,6 +53,20 @@ export const getTarget = defineTool({
         source: z.string(),
         observed_at: z.string(),
         since: z.string().describe("When this value was first seen."),
+      }),
+    ),
+    issues: z
+      .array(z.object({ type: z.string(), severity: z.enum(["info", "warning", "critical"]), message: z.string() }))
+      .describe("Problems that need a person, e.g. host_key_changed (then accept_host_key once the change is confirmed)."),
+    ssh_endpoints: z.array(
+      z.object({
+        endpoint: z.string(),
+        pinned_fingerprint: z.string().nullable(),
+        pending_fingerprint: z.string().nullable().describe("A different key the host presented; connections are refused until it is accepted."),
+        consecutive_failures: z.number().int(),
+        last_success_at: z.string().nullable(),
+        last_failure_at: z.string().nullable(),
+        last_error: z.string().nullable(),
       }),
     ),
     last_probe: z
@@ -146,6 +161,7 @@ export const getTarget = defineTool({
     const d = getTargetDetail(db, matches[0]!.id, { collectionLimit: args.limit });
     if (!d) throw new ToolError(`Target ${matches[0]!.id} was removed meanwhile. Call get_fleet_overview.`);
     const t = d.target;
+    const endpoints = endpointsOfTarget(db, t.id);
     const sections = d.lastProbe
       ? (JSON.parse(d.lastProbe.sections) as Record<string, { status: string; exitCode: number | null; reason?: string; detail?: string }>)
       : {};
@@ -178,6 +194,22 @@ export const getTarget = defineTool({
         source: f.sourceId,
         observed_at: f.observedAt,
         since: f.firstObservedAt,
+      })),
+      issues: endpoints
+        .filter((e) => e.pendingFingerprint)
+        .map((e) => ({
+          type: "host_key_changed",
+          severity: "critical" as const,
+          message: `${e.endpoint} presented host key ${e.pendingFingerprint} instead of ${e.pinnedFingerprint ?? "the known_hosts key"} (since ${e.pendingAt}); probes are refused. If the change is legitimate, call accept_host_key with that fingerprint.`,
+        })),
+      ssh_endpoints: endpoints.map((e) => ({
+        endpoint: e.endpoint,
+        pinned_fingerprint: e.pinnedFingerprint,
+        pending_fingerprint: e.pendingFingerprint,
+        consecutive_failures: e.consecutiveFailures,
+        last_success_at: e.lastSuccessAt,
+        last_failure_at: e.lastFailureAt,
+        last_error: e.lastError,
       })),
       last_probe: d.lastProbe
         ? {
@@ -260,6 +292,7 @@ export const getTarget = defineTool({
   summarize(o) {
     const t = o.target;
     const gib = (b: number | null) => (b === null ? "?" : `${(b / 2 ** 30).toFixed(1)} GiB`);
-    return `${t.name} (${t.id}, ${t.kind}, ${t.lifecycle}): ${t.os ?? "unknown OS"}, ${t.cpu_count ?? "?"} CPUs, ${gib(t.memory_total_bytes)} memory; ${o.services.total} services, ${o.containers.total} containers, ${o.ports.total} listening ports. Last seen ${t.last_seen_at ?? "never"}.`;
+    const issues = o.issues.length ? ` ${o.issues.length} issue(s): ${o.issues[0]!.type}.` : "";
+    return `${t.name} (${t.id}, ${t.kind}, ${t.lifecycle}): ${t.os ?? "unknown OS"}, ${t.cpu_count ?? "?"} CPUs, ${gib(t.memory_total_bytes)} memory; ${o.services.total} services, ${o.containers.total} containers, ${o.ports.total} listening ports. Last seen ${t.last_seen_at ?? "never"}.${issues}`;
   },
 });

@@ -15,6 +15,11 @@ export const runDiscovery = defineTool({
         .max(50)
         .optional()
         .describe("Ids of the sources to run (see get_discovery_status); all configured sources when omitted."),
+      targets: z
+        .array(z.string().min(1).max(253))
+        .max(100)
+        .optional()
+        .describe("Only these hosts, by configured name or address (e.g. to re-probe one machine); every host of the chosen sources when omitted."),
     })
     .strict(),
   output: z.object({
@@ -44,6 +49,7 @@ export const runDiscovery = defineTool({
       const r = await ctx.app.discovery.run({
         trigger: "tool",
         ...(args.sources ? { sourceIds: args.sources } : {}),
+        ...(args.targets ? { targets: args.targets } : {}),
         signal: ctx.signal,
         onProgress: (p) => ctx.progress(p.done, p.total, p.message),
       });

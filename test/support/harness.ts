@@ -3,7 +3,10 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { createApp, type AppContext } from "../../src/app/context.js";
-import type { SourceFactory } from "../../src/app/sources.js";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSource, type SourceFactory } from "../../src/app/sources.js";
 import { loadConfig, type FleetConfig, type SourceConfig } from "../../src/config.js";
 import { closeDb, openDb } from "../../src/db/open.js";
 import { createLocalSource } from "../../src/discovery/sources/local.js";
@@ -28,18 +31,34 @@ export interface HarnessOptions {
   tools?: readonly AnyTool[];
   now?: () => Date;
   db?: ReturnType<typeof openDb>;
+  /** A config file's content, parsed by the real loadConfig (with `env` as the environment). */
+  configJson?: unknown;
+  env?: Record<string, string>;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const base = loadConfig({ env: {}, db: ":memory:", stderrIsTty: false });
+  let base;
+  if (opts.configJson !== undefined) {
+    const dir = mkdtempSync(join(tmpdir(), "fleet-cfg-"));
+    const path = join(dir, "fleet.config.json");
+    writeFileSync(path, JSON.stringify(opts.configJson));
+    try {
+      base = loadConfig({ env: opts.env ?? {}, configPath: path, db: ":memory:", stderrIsTty: false });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } else {
+    base = loadConfig({ env: {}, db: ":memory:", stderrIsTty: false });
+  }
   const sources: SourceConfig[] = opts.runners
-    ? Object.keys(opts.runners).map((id) => ({ kind: "local", id, timeout_ms: 5000, max_output_bytes: 4 * 1024 * 1024 }))
+    ? Object.keys(opts.runners).map((id) => ({ kind: "local" as const, id, timeout_ms: 5000, max_output_bytes: 4 * 1024 * 1024 }))
     : base.sources;
   const config: FleetConfig = { ...base, sources, ...opts.config, limits: { ...base.limits, ...opts.config?.limits } };
   const logs: string[] = [];
   const log = createLogger({ level: "debug", pretty: false, write: (l) => logs.push(l), redact: secretValueRedactor(config.secretValues) });
   const sourceFactory: SourceFactory =
     opts.sourceFactory ??
+    (opts.configJson !== undefined ? createSource : undefined) ??
     ((cfg) => {
       const runner = opts.runners?.[cfg.id];
       return createLocalSource({ id: cfg.id, timeoutMs: cfg.timeout_ms, maxOutputBytes: cfg.max_output_bytes, ...(runner ? { runner } : {}) });

@@ -90,6 +90,9 @@ export function debianHost(overrides: Partial<CannedHost> = {}): CannedHost {
     },
     docker: { body: fixture("docker-ps-all-no-trunc.jsonl") },
     compose: { body: fixture("docker-compose-ls.json") },
+    firewall: { body: "nft=not_installed\niptables=not_installed\nufw=ok\nufw_status=Status: active\nfirewalld=not_installed" },
+    sshd: { body: "#sshd-T\nport 22\npermitrootlogin without-password\npubkeyauthentication yes\npasswordauthentication no" },
+    updates: { body: "#apt list" },
     ...overrides,
   };
 }

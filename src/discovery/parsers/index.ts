@@ -9,3 +9,4 @@ export * from "./ip.js";
 export * from "./ss.js";
 export * from "./systemd.js";
 export * from "./docker.js";
+export * from "./security.js";

@@ -12,6 +12,8 @@ export interface LocalSourceOptions {
   maxOutputBytes: number;
   /** Tests inject a runner; the default spawns /bin/sh. */
   runner?: CommandRunner;
+  /** Targeted run: probe only if "local" or this machine's hostname is listed. */
+  only?: string[];
 }
 
 export function createLocalSource(opts: LocalSourceOptions): DiscoverySource {
@@ -21,6 +23,9 @@ export function createLocalSource(opts: LocalSourceOptions): DiscoverySource {
     kind: "local",
     async discover(ctx: DiscoveryContext): Promise<SourceResult> {
       const startedAt = ctx.now();
+      if (opts.only && !opts.only.includes("local") && !opts.only.includes(hostname())) {
+        return { sourceId: opts.id, kind: "local", status: "ok", startedAt, finishedAt: ctx.now(), targets: [], warnings: [] };
+      }
       const result = await probe(runner, { signal: ctx.signal, timeoutMs: opts.timeoutMs, maxBytes: opts.maxOutputBytes });
       const p = result.interpretation;
       const name = p.name || hostname();
