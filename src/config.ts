@@ -57,6 +57,40 @@ export const SshHostConfigSchema = z
   })
   .strict();
 
+/** How every SSH-probing source (ssh, tailscale, network) connects and probes. */
+const sshProbeFields = {
+  user: z.string().min(1).max(64).default("root"),
+  port: PortSchema.default(22),
+  auth: SshAuthConfigSchema.default({ agent: true }),
+  host_key_policy: z.enum(["tofu", "strict", "off"]).default("tofu"),
+  known_hosts_file: z.string().min(1).default("~/.ssh/known_hosts"),
+  /** Run the probe through `sudo -n` (non-interactive: never waits for a password). */
+  sudo: z.boolean().default(false),
+  timeout_ms: z.number().int().min(1000).max(600_000).default(15_000),
+  max_output_bytes: z
+    .number()
+    .int()
+    .min(64 * 1024)
+    .max(256 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
+  /** Overrides FLEET_MAX_CONCURRENT_PROBES for this source. */
+  concurrency: z.number().int().min(1).max(1024).optional(),
+  retries: z.number().int().min(0).max(10).default(2),
+  retry_min_delay_ms: z.number().int().min(0).max(60_000).default(250),
+  circuit_breaker: z
+    .object({
+      failures: z.number().int().min(1).max(100).default(3),
+      cooldown_s: z
+        .number()
+        .int()
+        .min(0)
+        .max(7 * 86400)
+        .default(300),
+    })
+    .strict()
+    .default({ failures: 3, cooldown_s: 300 }),
+};
+
 export const SshSourceConfigSchema = z
   .object({
     kind: z.literal("ssh"),
@@ -71,42 +105,59 @@ export const SshSourceConfigSchema = z
       })
       .strict()
       .optional(),
-    user: z.string().min(1).max(64).default("root"),
-    port: PortSchema.default(22),
-    auth: SshAuthConfigSchema.default({ agent: true }),
-    host_key_policy: z.enum(["tofu", "strict", "off"]).default("tofu"),
-    known_hosts_file: z.string().min(1).default("~/.ssh/known_hosts"),
-    /** Run the probe through `sudo -n` (non-interactive: never waits for a password). */
-    sudo: z.boolean().default(false),
-    timeout_ms: z.number().int().min(1000).max(600_000).default(15_000),
-    max_output_bytes: z
-      .number()
-      .int()
-      .min(64 * 1024)
-      .max(256 * 1024 * 1024)
-      .default(4 * 1024 * 1024),
-    /** Overrides FLEET_MAX_CONCURRENT_PROBES for this source. */
-    concurrency: z.number().int().min(1).max(1024).optional(),
-    retries: z.number().int().min(0).max(10).default(2),
-    retry_min_delay_ms: z.number().int().min(0).max(60_000).default(250),
-    circuit_breaker: z
-      .object({
-        failures: z.number().int().min(1).max(100).default(3),
-        cooldown_s: z
-          .number()
-          .int()
-          .min(0)
-          .max(7 * 86400)
-          .default(300),
-      })
-      .strict()
-      .default({ failures: 3, cooldown_s: 300 }),
+    ...sshProbeFields,
   })
   .strict()
   .refine((s) => s.hosts.length > 0 || s.ssh_config, { error: "an ssh source needs `hosts` or `ssh_config`" });
 
-/** One entry per source kind; later issues add proxmox, tailscale, static, network. */
-export const SourceConfigSchema = z.discriminatedUnion("kind", [LocalSourceConfigSchema, SshSourceConfigSchema]);
+/** Tailscale peers become SSH targets; `tailscale status --json` runs locally or on `via`. */
+export const TailscaleSourceConfigSchema = z
+  .object({
+    kind: z.literal("tailscale"),
+    id: SourceIdSchema.default("tailscale"),
+    /** Run `tailscale status --json` on this host over SSH (with this source's auth) instead of locally. */
+    via: z
+      .object({ address: z.string().min(1).max(253), port: PortSchema.default(22), user: z.string().min(1).max(64).optional() })
+      .strict()
+      .optional(),
+    use_magic_dns: z.boolean().default(false),
+    include_offline: z.boolean().default(false),
+    /** Only peers with one of these Tailscale tags (with or without "tag:"). */
+    tags: z.array(z.string().min(1).max(64)).max(64).optional(),
+    ...sshProbeFields,
+  })
+  .strict();
+
+/** Sweeps CIDRs for SSH servers; responders are probed when auto_register is on. */
+export const NetworkSourceConfigSchema = z
+  .object({
+    kind: z.literal("network"),
+    id: SourceIdSchema.default("network"),
+    cidrs: z.array(z.string().min(1).max(64)).min(1).max(256),
+    ports: z.array(PortSchema).min(1).max(16).default([22]),
+    /** Refuse sweeps larger than this many addresses (default 1024, a /22). */
+    max_addresses: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 20)
+      .default(1024),
+    sweep_concurrency: z.number().int().min(1).max(1024).default(64),
+    connect_timeout_ms: z.number().int().min(50).max(60_000).default(1000),
+    /** Probe what answers (default: FLEET_AUTO_REGISTER, else off: responders are only reported). */
+    auto_register: z.boolean().optional(),
+    tags: z.array(z.string().min(1).max(64)).max(64).default([]),
+    ...sshProbeFields,
+  })
+  .strict();
+
+/** One entry per source kind; later issues add proxmox and static lists. */
+export const SourceConfigSchema = z.discriminatedUnion("kind", [
+  LocalSourceConfigSchema,
+  SshSourceConfigSchema,
+  TailscaleSourceConfigSchema,
+  NetworkSourceConfigSchema,
+]);
 export type SourceConfig = z.infer<typeof SourceConfigSchema>;
 
 export const ConfigFileSchema = z
@@ -167,6 +218,8 @@ export interface FleetConfig {
     maxConcurrentProbes: number;
   };
   lifecycle: { staleAfterMs: number; retireAfterMs: number | null };
+  /** Default for sources that find hosts (network sweeps): probe what they find (FLEET_AUTO_REGISTER). */
+  autoRegister: boolean;
   /** Secrets per source id, read from the environment variables the config names. Never logged or returned. */
   secrets: Map<string, SourceSecrets>;
   /** Secret values (from the environment variables the config names) to redact wherever they appear. */
@@ -216,7 +269,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
 
   const secrets = new Map<string, SourceSecrets>();
   sources.forEach((src, i) => {
-    if (src.kind !== "ssh") return;
+    if (src.kind === "local") return;
     const need = (name: string | undefined, field: string): string | undefined => {
       if (!name) return undefined;
       const v = env(name);
@@ -259,8 +312,16 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
     },
     secrets,
     secretValues,
+    autoRegister: parseBool(env("FLEET_AUTO_REGISTER"), "FLEET_AUTO_REGISTER") ?? false,
     home: raw.HOME || homedir(),
   };
+}
+
+function parseBool(v: string | undefined, name: string): boolean | undefined {
+  if (v === undefined) return undefined;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(`${name}=${JSON.stringify(v)} is not a boolean; use true or false.`);
 }
 
 function readConfigFile(path: string): ConfigFile {

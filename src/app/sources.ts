@@ -4,10 +4,15 @@ import { readFileSync } from "node:fs";
 import { minimatch } from "./glob.js";
 import type { FleetConfig, SourceConfig } from "../config.js";
 import type { Db } from "../db/open.js";
-import { parseKnownHosts } from "../discovery/known-hosts.js";
+import { checkKnownHosts, parseKnownHosts } from "../discovery/known-hosts.js";
 import { resolveSshConfigHost, sshConfigAliases } from "../discovery/ssh-config.js";
 import { createLocalSource } from "../discovery/sources/local.js";
-import { createSshSource, type SshHostSpec } from "../discovery/sources/ssh.js";
+import { createSshSource, endpointKey, type SshHostSpec, type SshSourceOptions } from "../discovery/sources/ssh.js";
+import { sweepHitsToHosts, sweepSsh } from "../discovery/sources/network.js";
+import { tailscaleHosts } from "../discovery/sources/tailscale.js";
+import { LocalRunner } from "../discovery/runners/local.js";
+import { SshRunner, type PresentedHostKey, type SshAuth } from "../discovery/runners/ssh.js";
+import type { CommandRunner } from "../discovery/runner.js";
 import type { DiscoverySource } from "../discovery/types.js";
 import { loadEndpointStates } from "../inventory/endpoints.js";
 
@@ -32,28 +37,65 @@ function readText(path: string, what: string): string {
   }
 }
 
+type SshProbingConfig = Extract<SourceConfig, { kind: "ssh" | "tailscale" | "network" }>;
+
+/** Auth, host key policy, bounds and breaker shared by every source that probes over SSH. */
+function sshProbing(cfg: SshProbingConfig, deps: SourceDeps) {
+  const { config } = deps;
+  const secrets = config.secrets.get(cfg.id) ?? {};
+  const keyCache = new Map<string, string>();
+  const key = (path: string) => {
+    const full = expandHome(path, config.home);
+    if (!keyCache.has(full)) keyCache.set(full, readText(full, "private key file"));
+    return keyCache.get(full)!;
+  };
+  const authFor = (identityFile?: string): SshAuth => {
+    const file = identityFile ?? cfg.auth.private_key_file;
+    return {
+      ...(secrets.agentSocket ? { agent: secrets.agentSocket } : {}),
+      ...(file ? { privateKey: key(file) } : {}),
+      ...(secrets.passphrase !== undefined ? { passphrase: secrets.passphrase } : {}),
+      ...(secrets.password !== undefined ? { password: secrets.password } : {}),
+    };
+  };
+  const knownHosts =
+    cfg.host_key_policy === "strict" ? parseKnownHosts(readText(expandHome(cfg.known_hosts_file, config.home), "known_hosts file")) : undefined;
+  const endpoints = loadEndpointStates(deps.db);
+  const options = (id: string, kind: SshProbingConfig["kind"], hosts: SshSourceOptions["hosts"]): SshSourceOptions => ({
+    id,
+    kind,
+    hosts,
+    hostKeyPolicy: cfg.host_key_policy,
+    ...(knownHosts ? { knownHosts } : {}),
+    endpoints,
+    timeoutMs: cfg.timeout_ms,
+    maxOutputBytes: cfg.max_output_bytes,
+    concurrency: cfg.concurrency ?? config.limits.maxConcurrentProbes,
+    sudo: cfg.sudo,
+    retries: cfg.retries,
+    retryMinDelayMs: cfg.retry_min_delay_ms,
+    breaker: { threshold: cfg.circuit_breaker.failures, cooldownMs: cfg.circuit_breaker.cooldown_s * 1000 },
+    ...(deps.only?.length ? { only: deps.only } : {}),
+  });
+  /** Host key check for a helper connection (the tailscale `via` host), by the same policy. */
+  const verifierFor = (address: string, port: number) => (k: PresentedHostKey) => {
+    if (cfg.host_key_policy === "off") return true;
+    if (knownHosts) return checkKnownHosts(knownHosts, address, port, k.fingerprint).trusted;
+    const pinned = endpoints.get(endpointKey(address, port))?.pinnedFingerprints ?? [];
+    return pinned.length === 0 || pinned.includes(k.fingerprint);
+  };
+  return { authFor, key, options, verifierFor };
+}
+
 export const createSource: SourceFactory = (cfg, deps) => {
+  const { config } = deps;
   switch (cfg.kind) {
     case "local":
       return createLocalSource({ id: cfg.id, timeoutMs: cfg.timeout_ms, maxOutputBytes: cfg.max_output_bytes, ...(deps.only ? { only: deps.only } : {}) });
     case "ssh": {
-      const { config } = deps;
-      const secrets = config.secrets.get(cfg.id) ?? {};
-      const keyCache = new Map<string, string>();
-      const key = (path: string) => {
-        const full = expandHome(path, config.home);
-        if (!keyCache.has(full)) keyCache.set(full, readText(full, "private key file"));
-        return keyCache.get(full)!;
-      };
-      const authFor = (identityFile?: string) => ({
-        ...(secrets.agentSocket ? { agent: secrets.agentSocket } : {}),
-        ...((identityFile ?? cfg.auth.private_key_file) ? { privateKey: key((identityFile ?? cfg.auth.private_key_file)!) } : {}),
-        ...(secrets.passphrase !== undefined ? { passphrase: secrets.passphrase } : {}),
-        ...(secrets.password !== undefined ? { password: secrets.password } : {}),
-      });
-      return createSshSource({
-        id: cfg.id,
-        hosts: async () => {
+      const p = sshProbing(cfg, deps);
+      return createSshSource(
+        p.options(cfg.id, "ssh", async () => {
           const hosts: SshHostSpec[] = cfg.hosts.map((h) => ({
             name: h.name ?? h.address,
             address: h.address,
@@ -61,7 +103,7 @@ export const createSource: SourceFactory = (cfg, deps) => {
             user: h.user ?? cfg.user,
             tags: h.tags,
             role: h.role ?? null,
-            auth: authFor(),
+            auth: p.authFor(),
           }));
           if (cfg.ssh_config) {
             const text = readText(expandHome(cfg.ssh_config.path, config.home), "ssh_config");
@@ -71,7 +113,7 @@ export const createSource: SourceFactory = (cfg, deps) => {
               const r = resolveSshConfigHost(text, alias, config.home);
               const identity = r.identityFiles.find((f) => {
                 try {
-                  key(f);
+                  p.key(f);
                   return true;
                 } catch {
                   return false;
@@ -84,27 +126,66 @@ export const createSource: SourceFactory = (cfg, deps) => {
                 user: r.user ?? cfg.user,
                 tags: [],
                 role: null,
-                auth: authFor(identity),
+                auth: p.authFor(identity),
                 via: "ssh_config",
               });
             }
           }
           return hosts;
-        },
-        hostKeyPolicy: cfg.host_key_policy,
-        ...(cfg.host_key_policy === "strict"
-          ? { knownHosts: parseKnownHosts(readText(expandHome(cfg.known_hosts_file, config.home), "known_hosts file")) }
-          : {}),
-        endpoints: loadEndpointStates(deps.db),
-        timeoutMs: cfg.timeout_ms,
-        maxOutputBytes: cfg.max_output_bytes,
-        concurrency: cfg.concurrency ?? config.limits.maxConcurrentProbes,
-        sudo: cfg.sudo,
-        retries: cfg.retries,
-        retryMinDelayMs: cfg.retry_min_delay_ms,
-        breaker: { threshold: cfg.circuit_breaker.failures, cooldownMs: cfg.circuit_breaker.cooldown_s * 1000 },
-        ...(deps.only?.length ? { only: deps.only } : {}),
-      });
+        }),
+      );
+    }
+    case "tailscale": {
+      const p = sshProbing(cfg, deps);
+      const via = cfg.via;
+      const runner: CommandRunner = via
+        ? new SshRunner({
+            endpoint: { host: via.address, port: via.port, username: via.user ?? cfg.user },
+            auth: p.authFor(),
+            verifyHostKey: p.verifierFor(via.address, via.port),
+          })
+        : new LocalRunner();
+      return createSshSource(
+        p.options(cfg.id, "tailscale", (ctx) =>
+          tailscaleHosts({
+            runner,
+            user: cfg.user,
+            auth: p.authFor(),
+            port: cfg.port,
+            useMagicDns: cfg.use_magic_dns,
+            includeOffline: cfg.include_offline,
+            ...(cfg.tags ? { tags: cfg.tags } : {}),
+            timeoutMs: cfg.timeout_ms,
+            signal: ctx.signal,
+          }),
+        ),
+      );
+    }
+    case "network": {
+      const p = sshProbing(cfg, deps);
+      const autoRegister = cfg.auto_register ?? config.autoRegister;
+      return createSshSource(
+        p.options(cfg.id, "network", async (ctx, warn) => {
+          const hits = await sweepSsh({
+            cidrs: cfg.cidrs,
+            ports: cfg.ports,
+            concurrency: cfg.sweep_concurrency,
+            timeoutMs: cfg.connect_timeout_ms,
+            maxAddresses: cfg.max_addresses,
+            signal: ctx.signal,
+          });
+          if (!autoRegister) {
+            if (hits.length) {
+              const found = hits.slice(0, 20).map((x) => `${x.address}:${x.port}`);
+              warn(
+                `${cfg.id}: ${hits.length} SSH server(s) answered (${found.join(", ")}${hits.length > 20 ? ", ..." : ""}); set auto_register (or FLEET_AUTO_REGISTER=true) to probe them`,
+              );
+            }
+            return [];
+          }
+          return sweepHitsToHosts(hits, { user: cfg.user, auth: p.authFor(), tags: cfg.tags });
+        }),
+      );
     }
   }
 };

@@ -38,7 +38,7 @@ export interface SshSourceOptions {
   id: string;
   kind?: SourceKind;
   /** The hosts to probe; a function so that tailscale/network sources can find them at run time. */
-  hosts: (ctx: DiscoveryContext) => Promise<SshHostSpec[]>;
+  hosts: (ctx: DiscoveryContext, warn: (message: string) => void) => Promise<SshHostSpec[]>;
   hostKeyPolicy: HostKeyPolicy;
   knownHosts?: KnownHostEntry[];
   endpoints: Map<string, EndpointState>;
@@ -73,7 +73,10 @@ export function createSshSource(opts: SshSourceOptions): DiscoverySource {
       }
       let hosts: SshHostSpec[];
       try {
-        hosts = await opts.hosts(ctx);
+        hosts = await opts.hosts(ctx, (w) => {
+          warnings.push(w);
+          ctx.log.warn(w);
+        });
       } catch (err) {
         return {
           sourceId: opts.id,
