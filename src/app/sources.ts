@@ -1,10 +1,10 @@
 // Maps validated source config onto discovery sources. Kept here, not in
 // src/discovery, because discovery must not know our config types or database.
 import { readFileSync } from "node:fs";
-import { minimatch } from "./glob.js";
 import type { FleetConfig, SourceConfig } from "../config.js";
 import type { Db } from "../db/open.js";
 import { checkKnownHosts, parseKnownHosts } from "../discovery/known-hosts.js";
+import { globMatch } from "../discovery/patterns.js";
 import { resolveSshConfigHost, sshConfigAliases } from "../discovery/ssh-config.js";
 import { createLocalSource } from "../discovery/sources/local.js";
 import { createSshSource, endpointKey, type SshHostSpec, type SshSourceOptions } from "../discovery/sources/ssh.js";
@@ -109,7 +109,7 @@ export const createSource: SourceFactory = (cfg, deps) => {
             const text = readText(expandHome(cfg.ssh_config.path, config.home), "ssh_config");
             const wanted = cfg.ssh_config.hosts;
             for (const alias of sshConfigAliases(text)) {
-              if (wanted && !wanted.some((w) => minimatch(w, alias))) continue;
+              if (wanted && !wanted.some((w) => globMatch(w, alias))) continue;
               const r = resolveSshConfigHost(text, alias, config.home);
               const identity = r.identityFiles.find((f) => {
                 try {

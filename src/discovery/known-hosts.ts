@@ -3,6 +3,7 @@
 // patterns are comma-separated, may be negated with `!`, use `*`/`?` wildcards,
 // name non-default ports as `[host]:port`, or be hashed as `|1|salt|hmac-sha1`.
 import { createHmac } from "node:crypto";
+import { matchPatternList } from "./patterns.js";
 import { fingerprintOfBlob } from "./runners/ssh.js";
 
 export interface KnownHostEntry {
@@ -48,28 +49,12 @@ function hostName(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;
 }
 
-function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-      .replace(/\*/g, ".*")
-      .replace(/\?/g, ".")}$`,
-    "i",
-  );
-  return re.test(name);
-}
-
 function entryMatches(e: KnownHostEntry, name: string): boolean {
   if (e.hashed) {
     return createHmac("sha1", e.hashed.salt).update(name).digest().equals(e.hashed.hash);
   }
-  let hit = false;
-  for (const p of e.patterns) {
-    if (p.startsWith("!")) {
-      if (globMatch(p.slice(1), name)) return false;
-    } else if (globMatch(p, name)) hit = true;
-  }
-  return hit;
+  // Host names in known_hosts compare case-insensitively, as ssh does.
+  return matchPatternList(e.patterns, name, true);
 }
 
 export interface KnownHostsVerdict {

@@ -625,6 +625,20 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
   return out;
 }
 
+/** The collections a probe observed, for a TargetObservation: sections that failed stay undefined (kept as known). */
+export function observedCollections(
+  p: ProbeInterpretation,
+): Pick<TargetObservation, "services" | "containers" | "stacks" | "interfaces" | "ports" | "filesystems"> {
+  return {
+    ...(p.services ? { services: p.services } : {}),
+    ...(p.containers ? { containers: p.containers } : {}),
+    ...(p.stacks ? { stacks: p.stacks } : {}),
+    ...(p.interfaces ? { interfaces: p.interfaces } : {}),
+    ...(p.ports ? { ports: p.ports } : {}),
+    ...(p.filesystems ? { filesystems: p.filesystems } : {}),
+  };
+}
+
 export interface ProbeOptions {
   signal?: AbortSignal;
   timeoutMs: number;

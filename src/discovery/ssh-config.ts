@@ -2,6 +2,7 @@
 // User and IdentityFile. For each alias the first value obtained for a keyword
 // wins, scanning blocks top to bottom, as ssh does. Match blocks and Include
 // are not followed: a `Match` block's settings are skipped.
+import { matchPatternList } from "./patterns.js";
 
 export interface SshConfigHost {
   alias: string;
@@ -38,23 +39,8 @@ function parseBlocks(text: string): Block[] {
   return blocks;
 }
 
-function glob(pattern: string, name: string): boolean {
-  return new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-      .replace(/\*/g, ".*")
-      .replace(/\?/g, ".")}$`,
-  ).test(name);
-}
-
 function blockMatches(b: Block, alias: string): boolean {
-  let hit = false;
-  for (const p of b.patterns) {
-    if (p.startsWith("!")) {
-      if (glob(p.slice(1), alias)) return false;
-    } else if (glob(p, alias)) hit = true;
-  }
-  return hit;
+  return matchPatternList(b.patterns, alias);
 }
 
 /** Concrete aliases (no wildcards) defined in the file, in order. */

@@ -1,7 +1,7 @@
 // The machine fleet-mcp runs on, probed without SSH through the local runner:
 // the zero-config source. The same probe runs remotely through the SSH runner.
 import { hostname } from "node:os";
-import { probe } from "../probe.js";
+import { observedCollections, probe } from "../probe.js";
 import { LocalRunner } from "../runners/local.js";
 import type { CommandRunner } from "../runner.js";
 import type { DiscoveryContext, DiscoverySource, SourceResult, TargetObservation } from "../types.js";
@@ -40,12 +40,7 @@ export function createLocalSource(opts: LocalSourceOptions): DiscoverySource {
         ...(result.error ? { error: result.error } : {}),
         sections: p.sections,
         facts: p.facts,
-        ...(p.services ? { services: p.services } : {}),
-        ...(p.containers ? { containers: p.containers } : {}),
-        ...(p.stacks ? { stacks: p.stacks } : {}),
-        ...(p.interfaces ? { interfaces: p.interfaces } : {}),
-        ...(p.ports ? { ports: p.ports } : {}),
-        ...(p.filesystems ? { filesystems: p.filesystems } : {}),
+        ...observedCollections(p),
         observedAt: ctx.now(),
         durationMs: result.durationMs,
       };

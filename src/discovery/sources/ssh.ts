@@ -6,7 +6,7 @@
 import pLimit from "p-limit";
 import pRetry, { AbortError } from "p-retry";
 import { checkKnownHosts, type KnownHostEntry } from "../known-hosts.js";
-import { probe } from "../probe.js";
+import { observedCollections, probe } from "../probe.js";
 import { RunnerError, type CommandRunner } from "../runner.js";
 import { SshRunner, type PresentedHostKey, type SshAuth } from "../runners/ssh.js";
 import type { DiscoveryContext, DiscoverySource, FactValue, HostKeyCheck, SourceKind, SourceResult, TargetObservation } from "../types.js";
@@ -254,12 +254,7 @@ async function probeHost(spec: SshHostSpec, opts: SshSourceOptions, ctx: Discove
     ...(result.error ? { error: result.error } : {}),
     sections: p.sections,
     facts: Object.keys(p.facts).length ? { ...p.facts, ...baseFacts(spec) } : {},
-    ...(p.services ? { services: p.services } : {}),
-    ...(p.containers ? { containers: p.containers } : {}),
-    ...(p.stacks ? { stacks: p.stacks } : {}),
-    ...(p.interfaces ? { interfaces: p.interfaces } : {}),
-    ...(p.ports ? { ports: p.ports } : {}),
-    ...(p.filesystems ? { filesystems: p.filesystems } : {}),
+    ...observedCollections(p),
     endpoint: { key, presentedKey: presented, hostKeyCheck: check },
     observedAt: ctx.now(),
     durationMs: performance.now() - started,
