@@ -260,6 +260,10 @@ describe("ssh discovery", () => {
 });
 
 const sshd = await startSshd();
+// Stopped here too, so a filtered or failed run never leaves an sshd behind.
+afterAll(async () => {
+  await sshd?.stop();
+});
 
 describe("a real OpenSSH sshd on 127.0.0.1", () => {
   it.skipIf(!sshd && !process.env.CI)("probes this machine over SSH with key auth and merges with the local source onto one target", async () => {

@@ -2,6 +2,7 @@
 // caller's cancellation, then one transactional write of everything they saw.
 // One run at a time per inventory: a second caller is told which run is going.
 import { randomUUID } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { hostname } from "node:os";
 import type { FleetConfig, SourceConfig } from "../config.js";
 import type { Db } from "../db/open.js";
@@ -159,6 +160,8 @@ export class DiscoveryService {
     const { db, log, now, config } = this.deps;
     const deadline = AbortSignal.timeout(config.limits.discoveryTimeoutMs);
     const signal = opts.signal ? anySignal([opts.signal, deadline]) : deadline;
+    // Every host in flight listens on this one signal; dozens at once are expected.
+    setMaxListeners(0, signal);
     log.info("discovery started", { run_id: runId, sources: configs.map((c) => c.id), trigger: opts.trigger });
 
     const perSource = new Map<string, { done: number; total: number }>();

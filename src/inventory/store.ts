@@ -4,7 +4,7 @@
 // (undefined) is left as it was: a failed section or an unreachable host never
 // deletes what we knew.
 import { createHash } from "node:crypto";
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, getTableName, inArray, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Db } from "../db/open.js";
 import {
@@ -245,9 +245,17 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
     // Locators (where a machine is reached, not what it is) follow whichever
     // machine answered there last; real identities are never reassigned.
     const locator = identity.startsWith("ssh:") || identity.startsWith("endpoint:");
-    const insert = tx.insert(targetIdentities).values({ identity, targetId, sourceId, firstSeenAt: at });
-    if (locator && reached) insert.onConflictDoUpdate({ target: targetIdentities.identity, set: { targetId, sourceId } }).run();
-    else insert.onConflictDoNothing().run();
+    const values = placeholders(["identity", "targetId", "sourceId", "firstSeenAt"]) as unknown as typeof targetIdentities.$inferInsert;
+    const stmt =
+      locator && reached
+        ? prepared(tx, "identity:move", () =>
+            tx
+              .insert(targetIdentities)
+              .values(values)
+              .onConflictDoUpdate({ target: targetIdentities.identity, set: { targetId: sqlExcluded("target_id"), sourceId: sqlExcluded("source_id") } }),
+          )
+        : prepared(tx, "identity:keep", () => tx.insert(targetIdentities).values(values).onConflictDoNothing());
+    stmt.run({ identity, targetId, sourceId, firstSeenAt: at });
   }
 
   const update: Partial<typeof targets.$inferInsert> = {
@@ -269,7 +277,12 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
       if (key in obs.facts) (update as Record<string, unknown>)[column] = obs.facts[key] ?? null;
     }
   }
-  const prev = tx.select({ lifecycle: targets.lifecycle, name: targets.name }).from(targets).where(eq(targets.id, targetId)).get();
+  const prev = prepared(tx, "select:target_prev", () =>
+    tx
+      .select({ lifecycle: targets.lifecycle, name: targets.name })
+      .from(targets)
+      .where(eq(targets.id, sql.placeholder("id"))),
+  ).get({ id: targetId }) as { lifecycle: string; name: string } | undefined;
   // A failure moves a live target to unreachable; stale and retired ones stay where the clock put them.
   if (!reached && prev && (prev.lifecycle === "active" || prev.lifecycle === "discovered") && !created) update.lifecycle = "unreachable";
   tx.update(targets).set(update).where(eq(targets.id, targetId)).run();
@@ -292,20 +305,28 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
   if (reached) writeObservedData(tx, targetId, sourceId, obs, at, runId);
   recordEndpoint(tx, targetId, obs, at, runId);
 
-  tx.insert(discoveryHostResults)
-    .values({
-      runId,
-      sourceId,
-      targetId,
-      address: obs.address,
-      status: obs.status,
-      error: obs.error ?? null,
-      sections: JSON.stringify(obs.sections),
-      durationMs: Math.round(obs.durationMs),
-    })
-    .onConflictDoNothing()
-    .run();
-  const stored = tx.select({ name: targets.name }).from(targets).where(eq(targets.id, targetId)).get();
+  const hostRow = {
+    runId,
+    sourceId,
+    targetId,
+    address: obs.address,
+    status: obs.status,
+    error: obs.error ?? null,
+    sections: JSON.stringify(obs.sections),
+    durationMs: Math.round(obs.durationMs),
+  };
+  prepared(tx, "insert:host_results", () =>
+    tx
+      .insert(discoveryHostResults)
+      .values(placeholders(Object.keys(hostRow)) as unknown as typeof discoveryHostResults.$inferInsert)
+      .onConflictDoNothing(),
+  ).run(hostRow);
+  const stored = prepared(tx, "select:target_name", () =>
+    tx
+      .select({ name: targets.name })
+      .from(targets)
+      .where(eq(targets.id, sql.placeholder("id"))),
+  ).get({ id: targetId }) as { name: string } | undefined;
   return { targetId, name: stored?.name ?? obs.name, created };
 }
 
@@ -398,7 +419,7 @@ function writeObservedData(tx: Tx, targetId: string, sourceId: string, obs: Targ
       master: i.master,
       observedAt: at,
     }));
-    insertChunked(tx, interfaces, ifRows);
+    insertRows(tx, interfaces, ifRows);
     const addrRows = dedupe(
       obs.interfaces.flatMap((i) =>
         i.addresses.map((a) => ({
@@ -414,13 +435,13 @@ function writeObservedData(tx: Tx, targetId: string, sourceId: string, obs: Targ
       ),
       (a) => `${a.interfaceName}|${a.address}`,
     );
-    insertChunked(tx, addresses, addrRows);
+    insertRows(tx, addresses, addrRows);
   }
   if (obs.filesystems) {
     tx.delete(filesystems)
       .where(and(eq(filesystems.targetId, targetId), eq(filesystems.sourceId, sourceId)))
       .run();
-    insertChunked(
+    insertRows(
       tx,
       filesystems,
       dedupe(obs.filesystems, (f) => f.mount).map((f) => ({
@@ -531,21 +552,20 @@ function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObser
   const entries = Object.entries(obs.facts);
   if (entries.length === 0) return;
   const existing = new Map(
-    tx
-      .select({ key: facts.key, value: facts.value, first: facts.firstObservedAt })
-      .from(facts)
-      .where(and(eq(facts.targetId, targetId), eq(facts.sourceId, sourceId)))
-      .all()
-      .map((f) => [f.key, f]),
+    (
+      prepared(tx, "select:facts", () =>
+        tx
+          .select({ key: facts.key, value: facts.value, first: facts.firstObservedAt })
+          .from(facts)
+          .where(and(eq(facts.targetId, sql.placeholder("t")), eq(facts.sourceId, sql.placeholder("s")))),
+      ).all({ t: targetId, s: sourceId }) as Array<{ key: string; value: string; first: string }>
+    ).map((f) => [f.key, f]),
   );
-  const rows = entries.map(([key, v]) => {
-    const value = JSON.stringify(v ?? null);
-    const prev = existing.get(key);
-    return { targetId, sourceId, key, value, firstObservedAt: prev && prev.value === value ? prev.first : at, observedAt: at, runId };
-  });
-  for (const chunk of chunks(rows, 200)) {
-    tx.insert(facts)
-      .values(chunk)
+  const upsert = prepared(tx, "upsert:facts", () =>
+    tx
+      .insert(facts)
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      .values(placeholders(["targetId", "sourceId", "key", "value", "firstObservedAt", "observedAt", "runId"]) as any)
       .onConflictDoUpdate({
         target: [facts.targetId, facts.sourceId, facts.key],
         set: {
@@ -554,8 +574,12 @@ function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObser
           observedAt: sqlExcluded("observed_at"),
           runId: sqlExcluded("run_id"),
         },
-      })
-      .run();
+      }),
+  );
+  for (const [key, v] of entries) {
+    const value = JSON.stringify(v ?? null);
+    const prev = existing.get(key);
+    upsert.run({ targetId, sourceId, key, value, firstObservedAt: prev && prev.value === value ? prev.first : at, observedAt: at, runId });
   }
 }
 
@@ -574,11 +598,10 @@ function replaceRows<R extends Record<string, unknown>>(
   items: Array<{ key: string; row: R }>,
   keyOf: (row: Record<string, unknown>) => string = (r) => String(r.name),
 ): void {
-  const where = and(eq(targetCol, targetId), eq(sourceCol, sourceId));
-  const old = tx.select().from(table).where(where).all() as Array<Record<string, unknown>>;
-  const firstSeen = new Map(old.map((r) => [keyOf(r), String(r.firstObservedAt)]));
-  tx.delete(table).where(where).run();
-  insertChunked(
+  const rows = rowsOf(tx, table, targetCol, sourceCol);
+  const firstSeen = new Map(rows.select(targetId, sourceId).map((r) => [keyOf(r), String(r.firstObservedAt)]));
+  rows.remove(targetId, sourceId);
+  insertRows(
     tx,
     table,
     items.map(({ key, row }) => ({ ...row, targetId, sourceId, firstObservedAt: firstSeen.get(key) ?? at, observedAt: at })),
@@ -590,14 +613,44 @@ function sqlExcluded(column: string) {
   return sql.raw(`excluded.${column}`);
 }
 
-function insertChunked(tx: Tx, table: SQLiteTable, rows: Array<Record<string, unknown>>): void {
-  for (const chunk of chunks(rows, 200)) tx.insert(table).values(chunk).run();
+// A discovery of 1,000 hosts writes ~125,000 rows. Building each statement anew
+// costs ~8x the write itself, so the hot statements are prepared once per
+// transaction (with placeholders) and reused.
+interface Prepared {
+  run(values?: Record<string, unknown>): unknown;
+  all(values?: Record<string, unknown>): unknown[];
+  get(values?: Record<string, unknown>): unknown;
+}
+const statementCache = new WeakMap<object, Map<string, Prepared>>();
+
+function prepared(tx: Tx, key: string, build: () => { prepare(): unknown }): Prepared {
+  let cache = statementCache.get(tx);
+  if (!cache) statementCache.set(tx, (cache = new Map()));
+  let stmt = cache.get(key);
+  if (!stmt) cache.set(key, (stmt = build().prepare() as Prepared));
+  return stmt;
 }
 
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
+const placeholders = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, sql.placeholder(k)]));
+const nullish = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === undefined ? null : v]));
+
+function insertRows(tx: Tx, table: SQLiteTable, rows: Array<Record<string, unknown>>): void {
+  for (const row of rows) {
+    const keys = Object.keys(row);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    prepared(tx, `insert:${getTableName(table)}:${keys.join(",")}`, () => tx.insert(table).values(placeholders(keys) as any)).run(nullish(row));
+  }
+}
+
+/** Rows of one target from one source, and their removal: the two halves of a replace. */
+function rowsOf(tx: Tx, table: SQLiteTable, targetCol: SQLiteColumn, sourceCol: SQLiteColumn) {
+  const where = and(eq(targetCol, sql.placeholder("t")), eq(sourceCol, sql.placeholder("s")));
+  const name = getTableName(table);
+  return {
+    select: (t: string, s: string) =>
+      prepared(tx, `select:${name}`, () => tx.select().from(table).where(where)).all({ t, s }) as Array<Record<string, unknown>>,
+    remove: (t: string, s: string) => prepared(tx, `delete:${name}`, () => tx.delete(table).where(where)).run({ t, s }),
+  };
 }
 
 function dedupe<T>(items: T[], key: (t: T) => string): T[] {
