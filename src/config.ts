@@ -151,12 +151,55 @@ export const NetworkSourceConfigSchema = z
   })
   .strict();
 
-/** One entry per source kind; later issues add proxmox and static lists. */
+/** A Proxmox VE cluster through its REST API (pveproxy). */
+export const ProxmoxSourceConfigSchema = z
+  .object({
+    kind: z.literal("proxmox"),
+    id: SourceIdSchema.default("proxmox"),
+    host: z.string().min(1).max(253),
+    port: PortSchema.default(8006),
+    /** API token id, user@realm!tokenid; its secret comes from token_secret_env. */
+    token_id: z
+      .string()
+      .regex(/^[^@\s]+@[^!\s]+![A-Za-z0-9_.-]+$/, "an API token id like root@pam!fleet")
+      .optional(),
+    token_secret_env: EnvNameSchema.optional(),
+    /** Ticket auth: user@realm, password from password_env. */
+    username: z
+      .string()
+      .regex(/^[^@\s]+@[^@\s]+$/, "a user like root@pam")
+      .optional(),
+    password_env: EnvNameSchema.optional(),
+    token_secret: noSecretHere("token_secret_env"),
+    password: noSecretHere("password_env"),
+    /** PEM file of the CA that signed pveproxy's certificate. */
+    ca_file: z.string().min(1).optional(),
+    /** SHA-256 fingerprint of pveproxy's certificate, as the PVE GUI shows it (AA:BB:...). */
+    fingerprint: z
+      .string()
+      .regex(/^(sha256[:=]?)?([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, "a SHA-256 fingerprint like 10:94:FF:...:D8:3A (64 hex digits)")
+      .optional(),
+    /** Skip TLS verification for this source only (warned on every run). Prefer ca_file or fingerprint. */
+    insecure: z.boolean().default(false),
+    timeout_ms: z.number().int().min(500).max(300_000).default(10_000),
+    concurrency: z.number().int().min(1).max(64).default(8),
+    requests_per_second: z.number().min(1).max(1000).default(20),
+  })
+  .strict()
+  .refine((s) => Boolean(s.token_id && s.token_secret_env) !== Boolean(s.username && s.password_env), {
+    error: "give either token_id + token_secret_env, or username + password_env",
+  })
+  .refine((s) => [s.ca_file, s.fingerprint, s.insecure || undefined].filter(Boolean).length <= 1, {
+    error: "choose one of ca_file, fingerprint or insecure",
+  });
+
+/** One entry per source kind; a later issue adds static lists. */
 export const SourceConfigSchema = z.discriminatedUnion("kind", [
   LocalSourceConfigSchema,
   SshSourceConfigSchema,
   TailscaleSourceConfigSchema,
   NetworkSourceConfigSchema,
+  ProxmoxSourceConfigSchema,
 ]);
 export type SourceConfig = z.infer<typeof SourceConfigSchema>;
 
@@ -230,6 +273,8 @@ export interface FleetConfig {
 
 export interface SourceSecrets {
   password?: string;
+  /** Proxmox API token secret. */
+  tokenSecret?: string;
   passphrase?: string;
   agentSocket?: string;
 }
@@ -264,7 +309,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
     throw new ConfigError(`FLEET_LOG_LEVEL=${JSON.stringify(levelRaw)} is not a log level; use one of ${LOG_LEVELS.join(", ")}.`);
   }
 
-  const sources = file.sources ?? [LocalSourceConfigSchema.parse({ kind: "local" })];
+  const sources = file.sources ?? [LocalSourceConfigSchema.parse({ kind: "local" }), ...proxmoxFromEnv(env)];
   const dbRaw = opts.db || env("FLEET_DB") || file.db || defaultDbPath(raw);
 
   const secrets = new Map<string, SourceSecrets>();
@@ -274,13 +319,17 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
       if (!name) return undefined;
       const v = env(name);
       if (v === undefined)
-        throw new ConfigError(
-          `sources[${i}] (${src.id}).auth.${field} names ${name}, but that environment variable is not set. Set it, or remove auth.${field}.`,
-        );
+        throw new ConfigError(`sources[${i}] (${src.id}).${field} names ${name}, but that environment variable is not set. Set it, or remove ${field}.`);
       return v;
     };
-    const password = need(src.auth.password_env, "password_env");
-    const passphrase = need(src.auth.passphrase_env, "passphrase_env");
+    if (src.kind === "proxmox") {
+      const password = need(src.password_env, "password_env");
+      const tokenSecret = need(src.token_secret_env, "token_secret_env");
+      secrets.set(src.id, { ...(password !== undefined ? { password } : {}), ...(tokenSecret !== undefined ? { tokenSecret } : {}) });
+      return;
+    }
+    const password = need(src.auth.password_env, "auth.password_env");
+    const passphrase = need(src.auth.passphrase_env, "auth.passphrase_env");
     const agentSocket = src.auth.agent ? env("SSH_AUTH_SOCK") : undefined;
     secrets.set(src.id, {
       ...(password !== undefined ? { password } : {}),
@@ -288,7 +337,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
       ...(agentSocket ? { agentSocket } : {}),
     });
   });
-  const secretValues = [...secrets.values()].flatMap((s) => [s.password, s.passphrase].filter((v): v is string => v !== undefined));
+  const secretValues = [...secrets.values()].flatMap((s) => [s.password, s.passphrase, s.tokenSecret].filter((v): v is string => v !== undefined));
 
   const probesRaw = env("FLEET_MAX_CONCURRENT_PROBES");
   const probes = probesRaw === undefined ? (file.limits?.max_concurrent_probes ?? 32) : Number(probesRaw);
@@ -315,6 +364,34 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
     autoRegister: parseBool(env("FLEET_AUTO_REGISTER"), "FLEET_AUTO_REGISTER") ?? false,
     home: raw.HOME || homedir(),
   };
+}
+
+/**
+ * The environment names Proxmox users already have, for a single cluster when
+ * no config file lists sources: PROXMOX_HOST with PROXMOX_TOKEN_ID +
+ * PROXMOX_TOKEN_SECRET, or PROXMOX_USERNAME + PROXMOX_PASSWORD.
+ */
+function proxmoxFromEnv(env: (name: string) => string | undefined): SourceConfig[] {
+  const host = env("PROXMOX_HOST");
+  if (!host) return [];
+  const m = /^([^:\[\]]+|\[[^\]]+\])(?::(\d+))?$/.exec(host);
+  const raw = {
+    kind: "proxmox",
+    id: "proxmox",
+    host: m ? m[1]!.replace(/^\[|\]$/g, "") : host,
+    ...(m?.[2] ? { port: Number(m[2]) } : {}),
+    ...(env("PROXMOX_TOKEN_ID")
+      ? { token_id: env("PROXMOX_TOKEN_ID"), token_secret_env: "PROXMOX_TOKEN_SECRET" }
+      : { username: env("PROXMOX_USERNAME") ?? "root@pam", password_env: "PROXMOX_PASSWORD" }),
+    ...(env("PROXMOX_CA_FILE") ? { ca_file: env("PROXMOX_CA_FILE") } : {}),
+    ...(env("PROXMOX_FINGERPRINT") ? { fingerprint: env("PROXMOX_FINGERPRINT") } : {}),
+    ...(parseBool(env("PROXMOX_INSECURE"), "PROXMOX_INSECURE") ? { insecure: true } : {}),
+  };
+  const parsed = ProxmoxSourceConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(`PROXMOX_* environment: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(source)"}: ${i.message}`).join("; ")}`);
+  }
+  return [parsed.data];
 }
 
 function parseBool(v: string | undefined, name: string): boolean | undefined {

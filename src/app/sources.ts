@@ -7,6 +7,7 @@ import { checkKnownHosts, parseKnownHosts } from "../discovery/known-hosts.js";
 import { globMatch } from "../discovery/patterns.js";
 import { resolveSshConfigHost, sshConfigAliases } from "../discovery/ssh-config.js";
 import { createLocalSource } from "../discovery/sources/local.js";
+import { createProxmoxSource } from "../discovery/sources/proxmox.js";
 import { createSshSource, endpointKey, type SshHostSpec, type SshSourceOptions } from "../discovery/sources/ssh.js";
 import { sweepHitsToHosts, sweepSsh } from "../discovery/sources/network.js";
 import { tailscaleHosts } from "../discovery/sources/tailscale.js";
@@ -160,6 +161,29 @@ export const createSource: SourceFactory = (cfg, deps) => {
           }),
         ),
       );
+    }
+    case "proxmox": {
+      const secrets = config.secrets.get(cfg.id) ?? {};
+      const tls = cfg.fingerprint
+        ? ({ mode: "fingerprint", sha256: cfg.fingerprint } as const)
+        : cfg.insecure
+          ? ({ mode: "insecure" } as const)
+          : ({ mode: "verify", ...(cfg.ca_file ? { ca: readText(expandHome(cfg.ca_file, config.home), "ca_file") } : {}) } as const);
+      return createProxmoxSource({
+        id: cfg.id,
+        ...(cfg.token_id ? { tokenId: cfg.token_id } : {}),
+        client: {
+          host: cfg.host,
+          port: cfg.port,
+          auth: cfg.token_id
+            ? { kind: "token", tokenId: cfg.token_id, secret: secrets.tokenSecret ?? "" }
+            : { kind: "password", username: cfg.username ?? "root@pam", password: secrets.password ?? "" },
+          tls,
+          timeoutMs: cfg.timeout_ms,
+          concurrency: cfg.concurrency,
+          requestsPerSecond: cfg.requests_per_second,
+        },
+      });
     }
     case "network": {
       const p = sshProbing(cfg, deps);

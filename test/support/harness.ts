@@ -61,7 +61,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     (opts.configJson !== undefined ? createSource : undefined) ??
     ((cfg) => {
       const runner = opts.runners?.[cfg.id];
-      return createLocalSource({ id: cfg.id, timeoutMs: cfg.timeout_ms, maxOutputBytes: cfg.max_output_bytes, ...(runner ? { runner } : {}) });
+      const local = cfg as Extract<SourceConfig, { kind: "local" }>;
+      return createLocalSource({ id: local.id, timeoutMs: local.timeout_ms, maxOutputBytes: local.max_output_bytes, ...(runner ? { runner } : {}) });
     });
   const app = createApp({ config, db: opts.db ?? openDb(":memory:"), log, sourceFactory, ...(opts.now ? { now: opts.now } : {}) });
   const { server } = buildServer(app, opts.tools ? { tools: opts.tools } : {});

@@ -1,0 +1,143 @@
+// Proxmox discovery end to end through the MCP client: the real proxmox-api
+// client (inside our PveClient) against a loopback HTTPS server that speaks
+// pveproxy's framing, for each recorded PVE version; TLS verified by CA file or
+// pinned by fingerprint; token and ticket auth; a node the cluster cannot reach;
+// a privilege-separated token that sees nothing.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { auditRows, startHarness, type Harness } from "./support/harness.js";
+import { clusterFromFixtures, startPveSim, type PveSim } from "./support/pve-sim.js";
+
+type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const TOKEN_ID = "fleet@pve!inventory";
+const SECRET = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9";
+const PASSWORD = "pve-root-password-9";
+let h: Harness | undefined;
+let sim: PveSim | undefined;
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "fleet-pve-"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterEach(async () => {
+  if (h) {
+    const everything = JSON.stringify(auditRows(h.app)) + h.logs.join("");
+    expect(everything).not.toContain(SECRET);
+    expect(everything).not.toContain(PASSWORD);
+    await h.close();
+  }
+  h = undefined;
+  await sim?.close();
+  sim = undefined;
+});
+
+function source(s: PveSim, extra: Record<string, unknown> = {}) {
+  return {
+    kind: "proxmox",
+    id: "pve",
+    host: s.host,
+    port: s.port,
+    token_id: TOKEN_ID,
+    token_secret_env: "PVE_TOKEN_SECRET",
+    fingerprint: s.fingerprint,
+    timeout_ms: 3000,
+    ...extra,
+  };
+}
+
+async function discover(harness: Harness) {
+  const res = await harness.client.callTool({ name: "run_discovery", arguments: {} });
+  expect(res.isError, JSON.stringify(res.content)).toBeFalsy();
+  return res.structuredContent as S;
+}
+
+describe("proxmox discovery through the API", () => {
+  for (const version of ["6.2", "7.4", "8.4", "9.0"] as const) {
+    it(`PVE ${version}: every node and guest, with parents, configs and addresses`, async () => {
+      const cluster = clusterFromFixtures(version);
+      sim = await startPveSim({ version, ...cluster, tokens: { [TOKEN_ID]: { secret: SECRET } } });
+      h = await startHarness({ configJson: { sources: [source(sim)] }, env: { PVE_TOKEN_SECRET: SECRET } });
+      const r = await discover(h);
+      expect(r.sources[0]).toMatchObject({ id: "pve", kind: "proxmox-api" });
+      expect(r.targets_seen).toBe(cluster.nodes.length + cluster.guests.length);
+      const ov = (await h.client.callTool({ name: "get_fleet_overview", arguments: {} })).structuredContent as S;
+      expect(ov.targets.by_kind.proxmox_node).toBe(cluster.nodes.length);
+      expect((ov.targets.by_kind.lxc ?? 0) + (ov.targets.by_kind.vm ?? 0)).toBe(cluster.guests.length);
+      for (const g of cluster.guests) {
+        const t = (await h.client.callTool({ name: "get_target", arguments: { target: g.name } })).structuredContent as S;
+        expect(t.target.kind, g.name).toBe(g.type === "lxc" ? "lxc" : "vm");
+        expect(t.target.parent?.name, g.name).toBe(g.node);
+        const fact = (k: string) => t.facts.find((f: S) => f.key === k)?.value;
+        expect(fact("pve.vmid"), g.name).toBe(g.vmid);
+        expect(fact("pve.status"), g.name).toBe(g.status);
+        expect(typeof fact("memory.total_bytes"), g.name).toBe("number");
+      }
+      // Every call carried the token; none was a write.
+      expect(sim.requests.every((q) => q.auth === "token" && q.method === "GET")).toBe(true);
+    });
+  }
+
+  it("authenticates with a ticket (user + password) and verifies TLS against a CA file", async () => {
+    sim = await startPveSim({ version: "8.4", ...clusterFromFixtures("8.4"), users: { "root@pam": PASSWORD } });
+    const ca = join(dir, "pve-ca.pem");
+    writeFileSync(ca, sim.caPem);
+    h = await startHarness({
+      configJson: {
+        sources: [{ kind: "proxmox", id: "pve", host: sim.host, port: sim.port, username: "root@pam", password_env: "PVE_PASSWORD", ca_file: ca }],
+      },
+      env: { PVE_PASSWORD: PASSWORD },
+    });
+    const r = await discover(h);
+    expect(r.sources[0].status).not.toBe("failed");
+    const logins = sim.requests.filter((q) => q.method === "POST" && q.path === "/api2/json/access/ticket");
+    expect(logins).toHaveLength(1);
+    expect(sim.requests[0]).toMatchObject({ method: "POST", path: "/api2/json/access/ticket" });
+    expect(sim.requests.filter((q) => q.method === "GET").every((q) => q.auth === "ticket")).toBe(true);
+  });
+
+  it("refuses a certificate that does not match the pinned fingerprint, naming the fix", async () => {
+    sim = await startPveSim({ version: "8.4", ...clusterFromFixtures("8.4"), tokens: { [TOKEN_ID]: { secret: SECRET } } });
+    const wrong = "AA:".repeat(31) + "AA";
+    h = await startHarness({ configJson: { sources: [source(sim, { fingerprint: wrong })] }, env: { PVE_TOKEN_SECRET: SECRET } });
+    const r = await discover(h);
+    expect(r.sources[0]).toMatchObject({ status: "failed", error: expect.stringContaining("fingerprint") });
+    expect(r.sources[0].error).toContain(sim.fingerprint);
+    expect(sim.requests).toHaveLength(0);
+  });
+
+  it("marks an unreachable node and its guests unreachable, and still discovers the rest", async () => {
+    const cluster = clusterFromFixtures("8.4", { offline: true });
+    sim = await startPveSim({ version: "8.4", ...cluster, tokens: { [TOKEN_ID]: { secret: SECRET } } });
+    h = await startHarness({ configJson: { sources: [source(sim)] }, env: { PVE_TOKEN_SECRET: SECRET } });
+    const r = await discover(h);
+    expect(r.sources[0].status).toBe("partial");
+    expect(r.sources[0].warnings.join(" ")).toContain("node3");
+    const offlineGuests = cluster.guests.filter((g) => g.node === "node3");
+    expect(r.problems).toHaveLength(1 + offlineGuests.length);
+    expect(r.problems.every((p: S) => p.status === "unreachable")).toBe(true);
+    expect(r.problems.map((p: S) => p.name)).toContain("node3");
+    const reachable = cluster.guests.filter((g) => g.node !== "node3");
+    for (const g of reachable) {
+      const t = (await h.client.callTool({ name: "get_target", arguments: { target: g.name } })).structuredContent as S;
+      expect(t.target.lifecycle, g.name).toBe("active");
+    }
+  });
+
+  it("warns with the ACL fix when a privilege-separated token sees nothing", async () => {
+    sim = await startPveSim({ version: "8.4", ...clusterFromFixtures("8.4"), tokens: { [TOKEN_ID]: { secret: SECRET, privsep: true } } });
+    h = await startHarness({ configJson: { sources: [source(sim)] }, env: { PVE_TOKEN_SECRET: SECRET } });
+    const r = await discover(h);
+    expect(r.sources[0].warnings.join(" ")).toMatch(/privilege separation.*PVEAuditor/);
+  });
+
+  it("fails the source with a clear message on a wrong token secret", async () => {
+    sim = await startPveSim({ version: "9.0", ...clusterFromFixtures("9.0"), tokens: { [TOKEN_ID]: { secret: SECRET } } });
+    h = await startHarness({ configJson: { sources: [source(sim)] }, env: { PVE_TOKEN_SECRET: "11111111-2222-4333-8444-555555555555" } });
+    const r = await discover(h);
+    expect(r.sources[0]).toMatchObject({ status: "failed", error: expect.stringContaining("authentication failed") });
+  });
+});
