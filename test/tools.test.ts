@@ -26,6 +26,7 @@ describe("tools/list", () => {
     const { tools } = await h.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       "accept_host_key",
+      "doctor",
       "get_discovery_status",
       "get_fleet_overview",
       "get_target",

@@ -88,56 +88,50 @@ function sshProbing(cfg: SshProbingConfig, deps: SourceDeps) {
   return { authFor, key, options, verifierFor };
 }
 
-export const createSource: SourceFactory = (cfg, deps) => {
+/** Where an SSH-probing source finds its hosts: its list, ~/.ssh/config, a tailnet, a sweep. */
+export function sshHostProvider(cfg: SshProbingConfig, deps: SourceDeps, p = sshProbing(cfg, deps)): SshSourceOptions["hosts"] {
   const { config } = deps;
   switch (cfg.kind) {
-    case "local":
-      return createLocalSource({ id: cfg.id, timeoutMs: cfg.timeout_ms, maxOutputBytes: cfg.max_output_bytes, ...(deps.only ? { only: deps.only } : {}) });
-    case "ssh": {
-      const p = sshProbing(cfg, deps);
-      return createSshSource(
-        p.options(cfg.id, "ssh", async () => {
-          const hosts: SshHostSpec[] = cfg.hosts.map((h) => ({
-            name: h.name ?? h.address,
-            address: h.address,
-            port: h.port ?? cfg.port,
-            user: h.user ?? cfg.user,
-            tags: h.tags,
-            role: h.role ?? null,
-            auth: p.authFor(),
-          }));
-          if (cfg.ssh_config) {
-            const text = readText(expandHome(cfg.ssh_config.path, config.home), "ssh_config");
-            const wanted = cfg.ssh_config.hosts;
-            for (const alias of sshConfigAliases(text)) {
-              if (wanted && !wanted.some((w) => globMatch(w, alias))) continue;
-              const r = resolveSshConfigHost(text, alias, config.home);
-              const identity = r.identityFiles.find((f) => {
-                try {
-                  p.key(f);
-                  return true;
-                } catch {
-                  return false;
-                }
-              });
-              hosts.push({
-                name: alias,
-                address: r.hostName,
-                port: r.port ?? cfg.port,
-                user: r.user ?? cfg.user,
-                tags: [],
-                role: null,
-                auth: p.authFor(identity),
-                via: "ssh_config",
-              });
-            }
+    case "ssh":
+      return async () => {
+        const hosts: SshHostSpec[] = cfg.hosts.map((h) => ({
+          name: h.name ?? h.address,
+          address: h.address,
+          port: h.port ?? cfg.port,
+          user: h.user ?? cfg.user,
+          tags: h.tags,
+          role: h.role ?? null,
+          auth: p.authFor(),
+        }));
+        if (cfg.ssh_config) {
+          const text = readText(expandHome(cfg.ssh_config.path, config.home), "ssh_config");
+          const wanted = cfg.ssh_config.hosts;
+          for (const alias of sshConfigAliases(text)) {
+            if (wanted && !wanted.some((w) => globMatch(w, alias))) continue;
+            const r = resolveSshConfigHost(text, alias, config.home);
+            const identity = r.identityFiles.find((f) => {
+              try {
+                p.key(f);
+                return true;
+              } catch {
+                return false;
+              }
+            });
+            hosts.push({
+              name: alias,
+              address: r.hostName,
+              port: r.port ?? cfg.port,
+              user: r.user ?? cfg.user,
+              tags: [],
+              role: null,
+              auth: p.authFor(identity),
+              via: "ssh_config",
+            });
           }
-          return hosts;
-        }),
-      );
-    }
+        }
+        return hosts;
+      };
     case "tailscale": {
-      const p = sshProbing(cfg, deps);
       const via = cfg.via;
       const runner: CommandRunner = via
         ? new SshRunner({
@@ -146,21 +140,55 @@ export const createSource: SourceFactory = (cfg, deps) => {
             verifyHostKey: p.verifierFor(via.address, via.port),
           })
         : new LocalRunner();
-      return createSshSource(
-        p.options(cfg.id, "tailscale", (ctx) =>
-          tailscaleHosts({
-            runner,
-            user: cfg.user,
-            auth: p.authFor(),
-            port: cfg.port,
-            useMagicDns: cfg.use_magic_dns,
-            includeOffline: cfg.include_offline,
-            ...(cfg.tags ? { tags: cfg.tags } : {}),
-            timeoutMs: cfg.timeout_ms,
-            signal: ctx.signal,
-          }),
-        ),
-      );
+      return (ctx) =>
+        tailscaleHosts({
+          runner,
+          user: cfg.user,
+          auth: p.authFor(),
+          port: cfg.port,
+          useMagicDns: cfg.use_magic_dns,
+          includeOffline: cfg.include_offline,
+          ...(cfg.tags ? { tags: cfg.tags } : {}),
+          timeoutMs: cfg.timeout_ms,
+          signal: ctx.signal,
+        });
+    }
+    case "network": {
+      const autoRegister = cfg.auto_register ?? config.autoRegister;
+      return async (ctx, warn) => {
+        const hits = await sweepSsh({
+          cidrs: cfg.cidrs,
+          ports: cfg.ports,
+          concurrency: cfg.sweep_concurrency,
+          timeoutMs: cfg.connect_timeout_ms,
+          maxAddresses: cfg.max_addresses,
+          signal: ctx.signal,
+        });
+        if (!autoRegister) {
+          if (hits.length) {
+            const found = hits.slice(0, 20).map((x) => `${x.address}:${x.port}`);
+            warn(
+              `${cfg.id}: ${hits.length} SSH server(s) answered (${found.join(", ")}${hits.length > 20 ? ", ..." : ""}); set auto_register (or FLEET_AUTO_REGISTER=true) to probe them`,
+            );
+          }
+          return [];
+        }
+        return sweepHitsToHosts(hits, { user: cfg.user, auth: p.authFor(), tags: cfg.tags });
+      };
+    }
+  }
+}
+
+export const createSource: SourceFactory = (cfg, deps) => {
+  const { config } = deps;
+  switch (cfg.kind) {
+    case "local":
+      return createLocalSource({ id: cfg.id, timeoutMs: cfg.timeout_ms, maxOutputBytes: cfg.max_output_bytes, ...(deps.only ? { only: deps.only } : {}) });
+    case "ssh":
+    case "tailscale":
+    case "network": {
+      const p = sshProbing(cfg, deps);
+      return createSshSource(p.options(cfg.id, cfg.kind, sshHostProvider(cfg, deps, p)));
     }
     case "proxmox": {
       const secrets = config.secrets.get(cfg.id) ?? {};
@@ -184,32 +212,6 @@ export const createSource: SourceFactory = (cfg, deps) => {
           requestsPerSecond: cfg.requests_per_second,
         },
       });
-    }
-    case "network": {
-      const p = sshProbing(cfg, deps);
-      const autoRegister = cfg.auto_register ?? config.autoRegister;
-      return createSshSource(
-        p.options(cfg.id, "network", async (ctx, warn) => {
-          const hits = await sweepSsh({
-            cidrs: cfg.cidrs,
-            ports: cfg.ports,
-            concurrency: cfg.sweep_concurrency,
-            timeoutMs: cfg.connect_timeout_ms,
-            maxAddresses: cfg.max_addresses,
-            signal: ctx.signal,
-          });
-          if (!autoRegister) {
-            if (hits.length) {
-              const found = hits.slice(0, 20).map((x) => `${x.address}:${x.port}`);
-              warn(
-                `${cfg.id}: ${hits.length} SSH server(s) answered (${found.join(", ")}${hits.length > 20 ? ", ..." : ""}); set auto_register (or FLEET_AUTO_REGISTER=true) to probe them`,
-              );
-            }
-            return [];
-          }
-          return sweepHitsToHosts(hits, { user: cfg.user, auth: p.authFor(), tags: cfg.tags });
-        }),
-      );
     }
   }
 };

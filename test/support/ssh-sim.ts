@@ -33,6 +33,11 @@ export interface SimHostOptions {
   hugeBytes?: number;
   /** Observes every exec request's command (before any fault applies). */
   onExec?(command: string): void;
+  /**
+   * Answers an exec itself (after reading its stdin to EOF) when it returns non-null;
+   * null falls through to the probe behaviour. Faults still apply first.
+   */
+  exec?: (command: string, stdin: string) => { stdout: string; stderr?: string; code: number } | null;
 }
 
 export interface SimHost {
@@ -212,7 +217,12 @@ export async function startSimHost(opts: SimHostOptions = {}): Promise<SimHost> 
     let stdout = "";
     let stderr = "";
     let code = 0;
-    if (isProbeCommand(command)) {
+    const custom = opts.exec?.(command, script) ?? null;
+    if (custom) {
+      stdout = custom.stdout;
+      stderr = custom.stderr ?? "";
+      code = custom.code;
+    } else if (isProbeCommand(command)) {
       const nonce = /M='@@fleet-([0-9a-f]+)@@'/.exec(script)?.[1];
       if (nonce) stdout = renderProbeOutput(nonce, canned);
       else {
@@ -260,7 +270,7 @@ export async function startSimHost(opts: SimHostOptions = {}): Promise<SimHost> 
             if (opts.execDelayMs) later(opts.execDelayMs, go);
             else go();
           };
-          if (isProbeCommand(info.command)) {
+          if (opts.exec || isProbeCommand(info.command)) {
             // Like a shell reading its script from stdin: wait for the client's EOF.
             stream.on("data", (d: Buffer) => chunks.push(d));
             stream.once("end", respond);
