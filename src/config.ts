@@ -151,6 +151,21 @@ export const NetworkSourceConfigSchema = z
   })
   .strict();
 
+/** SSH to one PVE node for the CLI path (pvesh, else pct/qm): root, or a user with sudo: true. */
+const ProxmoxCliFields = {
+  address: z.string().min(1).max(253),
+  ...sshProbeFields,
+};
+
+/** A Proxmox VE cluster read with pvesh (or pct/qm) over SSH, for when the API is not available. */
+export const ProxmoxCliSourceConfigSchema = z
+  .object({
+    kind: z.literal("proxmox-cli"),
+    id: SourceIdSchema.default("proxmox-cli"),
+    ...ProxmoxCliFields,
+  })
+  .strict();
+
 /** A Proxmox VE cluster through its REST API (pveproxy). */
 export const ProxmoxSourceConfigSchema = z
   .object({
@@ -184,6 +199,19 @@ export const ProxmoxSourceConfigSchema = z
     timeout_ms: z.number().int().min(500).max(300_000).default(10_000),
     concurrency: z.number().int().min(1).max(64).default(8),
     requests_per_second: z.number().min(1).max(1000).default(20),
+    /** When the API fails: read the cluster with pvesh (or pct/qm) over SSH to this node instead. */
+    cli_fallback: z.object(ProxmoxCliFields).strict().optional(),
+    /** Probe running guests over SSH too; their facts merge onto the guest targets. */
+    guests: z
+      .object({
+        /** Probe every running guest with a discovered address (default: FLEET_AUTO_REGISTER, else off). */
+        auto_register: z.boolean().optional(),
+        /** vmid -> address to probe, for guests whose address the API cannot tell (always probed). */
+        addresses: z.record(z.string().regex(/^\d+$/, "a vmid"), z.string().min(1).max(253)).default({}),
+        ...sshProbeFields,
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((s) => Boolean(s.token_id && s.token_secret_env) !== Boolean(s.username && s.password_env), {
@@ -200,6 +228,7 @@ export const SourceConfigSchema = z.discriminatedUnion("kind", [
   TailscaleSourceConfigSchema,
   NetworkSourceConfigSchema,
   ProxmoxSourceConfigSchema,
+  ProxmoxCliSourceConfigSchema,
 ]);
 export type SourceConfig = z.infer<typeof SourceConfigSchema>;
 
@@ -322,10 +351,31 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
         throw new ConfigError(`sources[${i}] (${src.id}).${field} names ${name}, but that environment variable is not set. Set it, or remove ${field}.`);
       return v;
     };
+    const sshSecrets = (auth: z.infer<typeof SshAuthConfigSchema>, field: string): SourceSecrets => {
+      const pw = need(auth.password_env, `${field}.password_env`);
+      const pp = need(auth.passphrase_env, `${field}.passphrase_env`);
+      const agentSocket = auth.agent ? env("SSH_AUTH_SOCK") : undefined;
+      return { ...(pw !== undefined ? { password: pw } : {}), ...(pp !== undefined ? { passphrase: pp } : {}), ...(agentSocket ? { agentSocket } : {}) };
+    };
     if (src.kind === "proxmox") {
       const password = need(src.password_env, "password_env");
       const tokenSecret = need(src.token_secret_env, "token_secret_env");
       secrets.set(src.id, { ...(password !== undefined ? { password } : {}), ...(tokenSecret !== undefined ? { tokenSecret } : {}) });
+      if (src.cli_fallback) secrets.set(cliSourceId(src.id), sshSecrets(src.cli_fallback.auth, "cli_fallback.auth"));
+      if (src.guests) {
+        const gp = need(src.guests.auth.password_env, "guests.auth.password_env");
+        const gk = need(src.guests.auth.passphrase_env, "guests.auth.passphrase_env");
+        const agentSocket = src.guests.auth.agent ? env("SSH_AUTH_SOCK") : undefined;
+        secrets.set(guestSourceId(src.id), {
+          ...(gp !== undefined ? { password: gp } : {}),
+          ...(gk !== undefined ? { passphrase: gk } : {}),
+          ...(agentSocket ? { agentSocket } : {}),
+        });
+      }
+      return;
+    }
+    if (src.kind === "proxmox-cli") {
+      secrets.set(src.id, sshSecrets(src.auth, "auth"));
       return;
     }
     const password = need(src.auth.password_env, "auth.password_env");
@@ -392,6 +442,16 @@ function proxmoxFromEnv(env: (name: string) => string | undefined): SourceConfig
     throw new ConfigError(`PROXMOX_* environment: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(source)"}: ${i.message}`).join("; ")}`);
   }
   return [parsed.data];
+}
+
+/** The id under which a Proxmox source's CLI fallback (and its SSH secrets) is recorded. */
+export function cliSourceId(proxmoxSourceId: string): string {
+  return `${proxmoxSourceId}-cli`;
+}
+
+/** The id under which a Proxmox source's guest probes (and their secrets) are recorded. */
+export function guestSourceId(proxmoxSourceId: string): string {
+  return `${proxmoxSourceId}-guests`;
 }
 
 function parseBool(v: string | undefined, name: string): boolean | undefined {

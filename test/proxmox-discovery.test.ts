@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { auditRows, startHarness, type Harness } from "./support/harness.js";
 import { clusterFromFixtures, startPveSim, type PveSim } from "./support/pve-sim.js";
+import { startSimHost } from "./support/ssh-sim.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -132,6 +133,45 @@ describe("proxmox discovery through the API", () => {
     h = await startHarness({ configJson: { sources: [source(sim)] }, env: { PVE_TOKEN_SECRET: SECRET } });
     const r = await discover(h);
     expect(r.sources[0].warnings.join(" ")).toMatch(/privilege separation.*PVEAuditor/);
+  });
+
+  it("probes a running guest over SSH too: one target, Proxmox facts and probe facts together", async () => {
+    const cluster = clusterFromFixtures("8.4");
+    const guest = cluster.guests.find((g) => g.status === "running" && g.type === "qemu")!;
+    sim = await startPveSim({ version: "8.4", ...cluster, tokens: { [TOKEN_ID]: { secret: SECRET } } });
+    const vmHost = await startSimHost({ name: "inside-the-vm", users: { root: { password: "guest-pw" } } });
+    try {
+      h = await startHarness({
+        configJson: {
+          sources: [
+            source(sim, {
+              guests: {
+                addresses: { [String(guest.vmid)]: vmHost.address },
+                port: vmHost.port,
+                auth: { agent: false, password_env: "GUEST_PW" },
+                timeout_ms: 3000,
+              },
+            }),
+          ],
+        },
+        env: { PVE_TOKEN_SECRET: SECRET, GUEST_PW: "guest-pw" },
+      });
+      const r = await discover(h);
+      expect(r.sources.map((x: S) => [x.id, x.kind, x.hosts_ok])).toEqual([
+        ["pve", "proxmox-api", cluster.nodes.length + cluster.guests.length],
+        ["pve-guests", "ssh", 1],
+      ]);
+      // Merged, not added: the probe landed on the guest's target.
+      expect(r.targets_seen).toBe(cluster.nodes.length + cluster.guests.length);
+      const t = (await h.client.callTool({ name: "get_target", arguments: { target: "inside-the-vm" } })).structuredContent as S;
+      expect(t.target).toMatchObject({ kind: "vm", parent: { name: guest.node } });
+      const sources = new Set(t.facts.map((f: S) => f.source));
+      expect(sources).toEqual(new Set(["pve", "pve-guests"]));
+      expect(t.facts.find((f: S) => f.key === "pve.vmid")).toMatchObject({ value: guest.vmid, source: "pve" });
+      expect(t.services.total).toBeGreaterThan(0);
+    } finally {
+      await vmHost.close();
+    }
   });
 
   it("fails the source with a clear message on a wrong token secret", async () => {

@@ -180,46 +180,46 @@ export class DiscoveryService {
       ? [...new Set(opts.targets.flatMap((t) => [t, ...findTargets(db, t).flatMap((row) => (row.address ? [row.address] : []))]))]
       : undefined;
     const sources: DiscoverySource[] = configs.map((c) => this.deps.sourceFactory(c, { db, config, ...(only ? { only } : {}) }));
-    const settled = await Promise.all(
-      sources.map(async (source): Promise<SourceResult> => {
-        const sourceStarted = now();
-        try {
-          const result = await source.discover({
-            signal,
-            now,
-            log,
-            onHostDone: (done, total, host) => {
-              perSource.set(source.id, { done, total });
-              report(host);
-            },
-          });
-          log.debug("source finished", {
-            source: source.id,
-            status: result.status,
-            targets: result.targets.length,
-            duration_ms: result.finishedAt.getTime() - result.startedAt.getTime(),
-          });
-          return result;
-        } catch (err) {
-          log.error("source failed", { source: source.id, error: err });
-          return {
-            sourceId: source.id,
-            kind: source.kind,
-            status: signal.aborted ? "cancelled" : "failed",
-            startedAt: sourceStarted,
-            finishedAt: now(),
-            targets: [],
-            warnings: [],
-            error: (err as Error).message,
-          };
-        }
-      }),
-    );
+    const runSource = async (source: DiscoverySource): Promise<SourceResult> => {
+      const sourceStarted = now();
+      try {
+        const result = await source.discover({
+          signal,
+          now,
+          log,
+          onHostDone: (done, total, host) => {
+            perSource.set(source.id, { done, total });
+            report(host);
+          },
+        });
+        log.debug("source finished", {
+          source: source.id,
+          status: result.status,
+          targets: result.targets.length,
+          duration_ms: result.finishedAt.getTime() - result.startedAt.getTime(),
+        });
+        return result;
+      } catch (err) {
+        log.error("source failed", { source: source.id, error: err });
+        return {
+          sourceId: source.id,
+          kind: source.kind,
+          status: signal.aborted ? "cancelled" : "failed",
+          startedAt: sourceStarted,
+          finishedAt: now(),
+          targets: [],
+          warnings: [],
+          error: (err as Error).message,
+        };
+      }
+    };
+    const first = await Promise.all(sources.map(runSource));
+    // Follow-ups (guests found by Proxmox, to probe over SSH) run after the wave that found them.
+    const followUps = first.flatMap((r) => (r.followUp && !signal.aborted ? [r.followUp] : []));
+    const settled = [...first, ...(await Promise.all(followUps.map(runSource)))];
 
     const cancelled = opts.signal?.aborted ?? false;
     const timedOut = deadline.aborted && !cancelled;
-    // Observations cut short by cancellation say nothing about the host: drop them
-    // rather than mark a healthy machine unreachable. Finished ones are kept.
     // Observations cut short by the caller's cancellation say nothing about the
     // host: drop them rather than mark a healthy machine unreachable. Cut short by
     // the run's deadline, they are timeouts. Finished ones are kept either way.

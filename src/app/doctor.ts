@@ -35,6 +35,8 @@ async function checkSource(app: AppContext, cfg: SourceConfig, signal: AbortSign
       return [{ ...base, target: "local", check: "config", status: "ok", message: "probes this machine directly, without SSH", fix: null }];
     case "proxmox":
       return checkProxmox(app, cfg, signal);
+    case "proxmox-cli":
+      return checkSshHosts(app, { ...cfg, kind: "ssh", hosts: [{ address: cfg.address, tags: [] }] }, signal);
     default:
       return checkSshHosts(app, cfg, signal);
   }

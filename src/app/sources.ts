@@ -1,20 +1,21 @@
 // Maps validated source config onto discovery sources. Kept here, not in
 // src/discovery, because discovery must not know our config types or database.
 import { readFileSync } from "node:fs";
-import type { FleetConfig, SourceConfig } from "../config.js";
+import { cliSourceId, guestSourceId, type FleetConfig, type SourceConfig } from "../config.js";
 import type { Db } from "../db/open.js";
 import { checkKnownHosts, parseKnownHosts } from "../discovery/known-hosts.js";
 import { globMatch } from "../discovery/patterns.js";
 import { resolveSshConfigHost, sshConfigAliases } from "../discovery/ssh-config.js";
 import { createLocalSource } from "../discovery/sources/local.js";
 import { createProxmoxSource } from "../discovery/sources/proxmox.js";
+import { discoverViaCli } from "../discovery/proxmox/cli-discovery.js";
 import { createSshSource, endpointKey, type SshHostSpec, type SshSourceOptions } from "../discovery/sources/ssh.js";
 import { sweepHitsToHosts, sweepSsh } from "../discovery/sources/network.js";
 import { tailscaleHosts } from "../discovery/sources/tailscale.js";
 import { LocalRunner } from "../discovery/runners/local.js";
 import { SshRunner, type PresentedHostKey, type SshAuth } from "../discovery/runners/ssh.js";
 import type { CommandRunner } from "../discovery/runner.js";
-import type { DiscoverySource } from "../discovery/types.js";
+import type { DiscoverySource, TargetObservation } from "../discovery/types.js";
 import { loadEndpointStates } from "../inventory/endpoints.js";
 
 export interface SourceDeps {
@@ -39,6 +40,29 @@ function readText(path: string, what: string): string {
 }
 
 type SshProbingConfig = Extract<SourceConfig, { kind: "ssh" | "tailscale" | "network" }>;
+
+/**
+ * Running guests to probe over SSH: those with a configured address, and with
+ * auto_register those with a global IPv4 address the API reported.
+ */
+export function guestProbeSpecs(
+  targets: readonly TargetObservation[],
+  mapping: Record<string, string>,
+  autoRegister: boolean,
+): Array<Pick<SshHostSpec, "name" | "address" | "kind" | "extraIdentity" | "parentIdentity">> {
+  const out: Array<Pick<SshHostSpec, "name" | "address" | "kind" | "extraIdentity" | "parentIdentity">> = [];
+  for (const t of targets) {
+    if ((t.kind !== "lxc" && t.kind !== "vm") || t.facts["pve.status"] !== "running") continue;
+    const vmid = String(t.facts["pve.vmid"] ?? "");
+    const discovered = t.interfaces
+      ?.flatMap((i) => i.addresses)
+      .find((a) => a.family === "inet" && !a.address.startsWith("127.") && !a.address.startsWith("169.254."))?.address;
+    const address = mapping[vmid] ?? (autoRegister ? discovered : undefined);
+    if (!address) continue;
+    out.push({ name: t.name, address, kind: t.kind, extraIdentity: [t.identity[0]!], ...(t.parentIdentity ? { parentIdentity: t.parentIdentity } : {}) });
+  }
+  return out;
+}
 
 /** Auth, host key policy, bounds and breaker shared by every source that probes over SSH. */
 function sshProbing(cfg: SshProbingConfig, deps: SourceDeps) {
@@ -179,6 +203,59 @@ export function sshHostProvider(cfg: SshProbingConfig, deps: SourceDeps, p = ssh
   }
 }
 
+type ProxmoxCliFields = Extract<SourceConfig, { kind: "proxmox-cli" }>;
+
+/** A cluster read with pvesh (or pct/qm) over SSH to one node: the same targets as the API path. */
+function proxmoxCliSource(id: string, fields: Omit<ProxmoxCliFields, "kind" | "id">, deps: SourceDeps): DiscoverySource {
+  const p = sshProbing({ ...fields, kind: "ssh", id, hosts: [] }, deps);
+  return {
+    id,
+    kind: "proxmox-cli",
+    async discover(ctx) {
+      const startedAt = ctx.now();
+      const where = `${fields.user}@${fields.address}:${fields.port}`;
+      const runner = new SshRunner({
+        endpoint: { host: fields.address, port: fields.port, username: fields.user },
+        auth: p.authFor(),
+        verifyHostKey: p.verifierFor(fields.address, fields.port),
+      });
+      try {
+        const r = await discoverViaCli({
+          runner,
+          timeoutMs: fields.timeout_ms,
+          maxBytes: fields.max_output_bytes,
+          signal: ctx.signal,
+          now: ctx.now,
+          ...(fields.sudo ? { wrap: "sudo -n" } : {}),
+        });
+        ctx.onHostDone?.(r.targets.length, r.targets.length, where);
+        for (const w of r.warnings) ctx.log.warn(w);
+        const bad = r.targets.filter((t) => t.status !== "ok");
+        return {
+          sourceId: id,
+          kind: "proxmox-cli",
+          status: bad.length ? "partial" : "ok",
+          startedAt,
+          finishedAt: ctx.now(),
+          targets: r.targets,
+          warnings: r.warnings,
+        };
+      } catch (err) {
+        return {
+          sourceId: id,
+          kind: "proxmox-cli",
+          status: "failed",
+          startedAt,
+          finishedAt: ctx.now(),
+          targets: [],
+          warnings: [],
+          error: `${where}: ${(err as Error).message}`,
+        };
+      }
+    },
+  };
+}
+
 export const createSource: SourceFactory = (cfg, deps) => {
   const { config } = deps;
   switch (cfg.kind) {
@@ -190,6 +267,8 @@ export const createSource: SourceFactory = (cfg, deps) => {
       const p = sshProbing(cfg, deps);
       return createSshSource(p.options(cfg.id, cfg.kind, sshHostProvider(cfg, deps, p)));
     }
+    case "proxmox-cli":
+      return proxmoxCliSource(cfg.id, cfg, deps);
     case "proxmox": {
       const secrets = config.secrets.get(cfg.id) ?? {};
       const tls = cfg.fingerprint
@@ -197,7 +276,7 @@ export const createSource: SourceFactory = (cfg, deps) => {
         : cfg.insecure
           ? ({ mode: "insecure" } as const)
           : ({ mode: "verify", ...(cfg.ca_file ? { ca: readText(expandHome(cfg.ca_file, config.home), "ca_file") } : {}) } as const);
-      return createProxmoxSource({
+      const api = createProxmoxSource({
         id: cfg.id,
         ...(cfg.token_id ? { tokenId: cfg.token_id } : {}),
         client: {
@@ -212,6 +291,39 @@ export const createSource: SourceFactory = (cfg, deps) => {
           requestsPerSecond: cfg.requests_per_second,
         },
       });
+      const fallback = cfg.cli_fallback ? proxmoxCliSource(cliSourceId(cfg.id), cfg.cli_fallback, deps) : null;
+      const guests = cfg.guests;
+      if (!guests && !fallback) return api;
+      // Guests found by the API become SSH probe targets in the same run: a follow-up source
+      // whose facts merge onto the guest targets through the guest identity.
+      const guestCfg = guests ? { ...guests, kind: "ssh" as const, id: guestSourceId(cfg.id), hosts: [] } : null;
+      const p = guestCfg ? sshProbing(guestCfg, deps) : null;
+      const autoRegister = guests?.auto_register ?? config.autoRegister;
+      return {
+        ...api,
+        async discover(ctx) {
+          const result = await api.discover(ctx);
+          if (result.status === "failed" && fallback) {
+            return {
+              ...result,
+              warnings: [...result.warnings, `${cfg.id}: the API failed; reading the cluster over SSH instead (${fallback.id})`],
+              followUp: fallback,
+            };
+          }
+          if (!guests) return result;
+          const specs = guestProbeSpecs(result.targets, guests.addresses, autoRegister).map((g) => ({
+            ...g,
+            port: guests.port,
+            user: guests.user,
+            auth: p!.authFor(),
+            tags: [],
+            role: null,
+            via: "proxmox",
+          }));
+          if (specs.length === 0 || !p || !guestCfg) return result;
+          return { ...result, followUp: createSshSource(p.options(guestCfg.id, "ssh", async () => specs)) };
+        },
+      };
     }
   }
 };

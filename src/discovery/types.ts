@@ -147,6 +147,11 @@ export interface SourceResult {
   targets: TargetObservation[];
   warnings: string[];
   error?: string;
+  /**
+   * A source to run once this one is done, in the same discovery run, with what
+   * this one found (e.g. Proxmox guests to probe over SSH). Its result is its own.
+   */
+  followUp?: DiscoverySource;
 }
 
 export interface DiscoveryLogger {

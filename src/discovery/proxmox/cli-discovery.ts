@@ -77,9 +77,7 @@ const NODE_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$/;
 
 /** The stderr of a proxied pvesh call the cluster could not deliver to its node. */
 export function isNodeUnreachableError(stderr: string): boolean {
-  return /no route to host|proxy handler failed|host is unreachable|unreachable|connection (?:refused|timed out)|hostname lookup '[^']*' failed|\b59[5-9]\b/i.test(
-    stderr,
-  );
+  return /no route to host|proxy handler failed|host is unreachable|unreachable|connection (?:refused|timed out)|hostname lookup '[^']*' failed/i.test(stderr);
 }
 
 function shQuote(s: string): string {
@@ -90,7 +88,8 @@ function firstLine(s: string): string {
   return (s.split("\n").find((l) => l.trim() !== "") ?? "").trim().slice(0, 300);
 }
 
-interface Step {
+/** One call of a round-2 script: its section id and argv (each word shell-quoted). */
+export interface CliStep {
   id: string;
   argv: string[];
 }
@@ -124,7 +123,7 @@ sec() {
 `;
 }
 
-function secLine(s: Step): string {
+function secLine(s: CliStep): string {
   return `sec ${s.id} ${s.argv.map(shQuote).join(" ")}`;
 }
 
@@ -136,12 +135,12 @@ const pvesh = (path: string): string[] => ["pvesh", "get", path, "--output-forma
 
 /** Round 1: pvesh if present, else the pct/qm fallback. The `mode` section says which ran. */
 export function buildClusterScript(nonce: string): string {
-  const api: Step[] = [
+  const api: CliStep[] = [
     { id: "version", argv: pvesh("/version") },
     { id: "cluster_status", argv: pvesh("/cluster/status") },
     { id: "cluster_resources", argv: pvesh("/cluster/resources") },
   ];
-  const fallback: Step[] = [
+  const fallback: CliStep[] = [
     { id: "hostname", argv: ["hostname"] },
     { id: "pveversion", argv: ["pveversion"] },
     { id: "pvecm_status", argv: ["pvecm", "status"] },
@@ -159,7 +158,7 @@ ${done()}`;
 }
 
 /** Round 2: a flat list of calls. */
-export function buildStepsScript(nonce: string, steps: readonly Step[]): string {
+export function buildStepsScript(nonce: string, steps: readonly CliStep[]): string {
   return `${header(nonce)}${steps.map(secLine).join("\n")}\n${done()}`;
 }
 
@@ -258,7 +257,7 @@ async function viaPvesh(opts: CliDiscoveryOptions, r1: Round, warnings: string[]
 
   const rBody = okBody(r1.get("cluster_resources"));
   if (rBody === null) throw new Error(`${where}: pvesh get /cluster/resources failed (${failure(r1.get("cluster_resources"))})`);
-  const resources = ClusterResourcesSchema.safeParse(parsePveshJson(rBody));
+  const resources = ClusterResourcesSchema.safeParse(parsePveshJsonSafe(rBody));
   if (!resources.success)
     throw new Error(`${where}: pvesh get /cluster/resources answered in a shape fleet-mcp does not know (${resources.error.message.slice(0, 300)})`);
 
@@ -268,7 +267,7 @@ async function viaPvesh(opts: CliDiscoveryOptions, r1: Round, warnings: string[]
 
   // Round 2: status of every online node, config of every guest on one.
   const unreachable = new Map<string, string | undefined>();
-  const steps: Step[] = [];
+  const steps: CliStep[] = [];
   const nodeStep = new Map<string, string>();
   for (const n of nodes) {
     if (n.status !== "online") unreachable.set(n.node, undefined);
@@ -395,7 +394,7 @@ async function viaPctQm(opts: CliDiscoveryOptions, r1: Round, warnings: string[]
   listOf(pct, "pct list", (b) => parsePctList(b).map((r) => pctRowToGuest(r, node)));
   listOf(qm, "qm list", (b) => parseQmList(b).map((r) => qmRowToGuest(r, node)));
 
-  const steps: Step[] = guests.map((g, i) => ({ id: `g${i}`, argv: [g.type === "lxc" ? "pct" : "qm", "config", String(g.vmid)] }));
+  const steps: CliStep[] = guests.map((g, i) => ({ id: `g${i}`, argv: [g.type === "lxc" ? "pct" : "qm", "config", String(g.vmid)] }));
   let r2: Round | null = null;
   let r2Error: string | null = null;
   if (steps.length > 0) {

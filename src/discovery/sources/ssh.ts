@@ -9,7 +9,7 @@ import { checkKnownHosts, type KnownHostEntry } from "../known-hosts.js";
 import { observedCollections, probe } from "../probe.js";
 import { RunnerError, type CommandRunner } from "../runner.js";
 import { SshRunner, type PresentedHostKey, type SshAuth } from "../runners/ssh.js";
-import type { DiscoveryContext, DiscoverySource, FactValue, HostKeyCheck, SourceKind, SourceResult, TargetObservation } from "../types.js";
+import type { DiscoveryContext, DiscoverySource, FactValue, HostKeyCheck, SourceKind, SourceResult, TargetKind, TargetObservation } from "../types.js";
 
 export interface SshHostSpec {
   /** Display name until the probe reads the real hostname. */
@@ -22,6 +22,11 @@ export interface SshHostSpec {
   auth: SshAuth;
   /** Where this host came from when not listed directly (e.g. "tailscale", "network sweep"). */
   via?: string;
+  /** What the host is when another source knows better (a Proxmox guest is an lxc or vm). */
+  kind?: TargetKind;
+  /** Identity keys another source gave this machine (a Proxmox guest's), so the probe merges onto it. */
+  extraIdentity?: string[];
+  parentIdentity?: string;
 }
 
 export type HostKeyPolicy = "tofu" | "strict" | "off";
@@ -167,14 +172,22 @@ async function probeHost(spec: SshHostSpec, opts: SshSourceOptions, ctx: Discove
   const key = endpointKey(spec.address, spec.port);
   const state = opts.endpoints.get(key);
   const started = performance.now();
-  const base = { kind: "host" as const, name: spec.name, address: spec.address, sections: {}, observedAt: ctx.now() };
+  const base = {
+    kind: spec.kind ?? "host",
+    name: spec.name,
+    address: spec.address,
+    sections: {},
+    observedAt: ctx.now(),
+    ...(spec.parentIdentity ? { parentIdentity: spec.parentIdentity } : {}),
+  };
+  const extra = spec.extraIdentity ?? [];
 
   if (state && state.consecutiveFailures >= opts.breaker.threshold && state.lastFailureAt) {
     const reopensAt = state.lastFailureAt.getTime() + opts.breaker.cooldownMs;
     if (ctx.now().getTime() < reopensAt) {
       return {
         ...base,
-        identity: [key],
+        identity: [key, ...extra],
         status: "skipped_circuit_open",
         error: `skipped: ${state.consecutiveFailures} consecutive failures; next attempt after ${new Date(reopensAt).toISOString()}`,
         facts: {},
@@ -249,7 +262,7 @@ async function probeHost(spec: SshHostSpec, opts: SshSourceOptions, ctx: Discove
     ...base,
     name: p.name || spec.name,
     // A key that failed the check must not become an identity of this target.
-    identity: [...p.identity, ...(presented && check !== "mismatch" ? [`ssh-hostkey:${presented.fingerprint}`] : []), key],
+    identity: [...p.identity, ...(presented && check !== "mismatch" ? [`ssh-hostkey:${presented.fingerprint}`] : []), key, ...extra],
     status: result.status,
     ...(result.error ? { error: result.error } : {}),
     sections: p.sections,
