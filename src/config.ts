@@ -208,6 +208,8 @@ export const ProxmoxSourceConfigSchema = z
         auto_register: z.boolean().optional(),
         /** vmid -> address to probe, for guests whose address the API cannot tell (always probed). */
         addresses: z.record(z.string().regex(/^\d+$/, "a vmid"), z.string().min(1).max(253)).default({}),
+        /** Probe running LXC guests without an address through `pct exec <vmid> -- sh -s` on their node (SSH to the node with these settings; root or sudo). */
+        pct_exec: z.boolean().default(false),
         ...sshProbeFields,
       })
       .strict()

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { auditRows, startHarness, type Harness } from "./support/harness.js";
 import { clusterFromFixtures, startPveSim, type PveSim } from "./support/pve-sim.js";
+import { debianHost, renderProbeOutput } from "./support/scripted-runner.js";
 import { startSimHost } from "./support/ssh-sim.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -171,6 +172,46 @@ describe("proxmox discovery through the API", () => {
       expect(t.services.total).toBeGreaterThan(0);
     } finally {
       await vmHost.close();
+    }
+  });
+
+  it("probes running LXC guests through pct exec on their node when they have no address", async () => {
+    const base = clusterFromFixtures("8.4");
+    // Node addresses (from /cluster/status) on loopback, where the stand-in node's sshd listens.
+    const cluster = { ...base, nodes: base.nodes.map((n) => ({ ...n, ip: "127.0.0.1" })) };
+    const running = cluster.guests.filter((g) => g.type === "lxc" && g.status === "running");
+    expect(running.length).toBeGreaterThan(0);
+    sim = await startPveSim({ version: "8.4", ...cluster, tokens: { [TOKEN_ID]: { secret: SECRET } } });
+    const commands: string[] = [];
+    const nodeSsh = await startSimHost({
+      users: { root: { password: "node-pw" } },
+      exec(command, stdin) {
+        commands.push(command);
+        const m = /^pct exec (\d+) -- sh -s$/.exec(command);
+        const nonce = /M='@@fleet-([0-9a-f]+)@@'/.exec(stdin)?.[1];
+        if (!m || !nonce) return { stdout: "", stderr: "unexpected", code: 2 };
+        return {
+          stdout: renderProbeOutput(nonce, debianHost({ hostname: { body: `ct-${m[1]}` }, machine_id: { body: `${m[1]}`.padStart(32, "c") } })),
+          code: 0,
+        };
+      },
+    });
+    try {
+      h = await startHarness({
+        configJson: {
+          sources: [source(sim, { guests: { pct_exec: true, port: nodeSsh.port, auth: { agent: false, password_env: "NODE_PW" }, timeout_ms: 3000 } })],
+        },
+        env: { PVE_TOKEN_SECRET: SECRET, NODE_PW: "node-pw" },
+      });
+      const r = await discover(h);
+      expect(r.sources[1]).toMatchObject({ id: "pve-guests", hosts_ok: running.length });
+      expect(commands.sort()).toEqual(running.map((g) => `pct exec ${g.vmid} -- sh -s`).sort());
+      expect(r.targets_seen).toBe(cluster.nodes.length + cluster.guests.length);
+      const t = (await h.client.callTool({ name: "get_target", arguments: { target: `ct-${running[0]!.vmid}` } })).structuredContent as S;
+      expect(t.target.kind).toBe("lxc");
+      expect(new Set(t.facts.map((f: S) => f.source))).toEqual(new Set(["pve", "pve-guests"]));
+    } finally {
+      await nodeSsh.close();
     }
   });
 

@@ -49,8 +49,10 @@ export function guestProbeSpecs(
   targets: readonly TargetObservation[],
   mapping: Record<string, string>,
   autoRegister: boolean,
-): Array<Pick<SshHostSpec, "name" | "address" | "kind" | "extraIdentity" | "parentIdentity">> {
-  const out: Array<Pick<SshHostSpec, "name" | "address" | "kind" | "extraIdentity" | "parentIdentity">> = [];
+  pctExec = false,
+): Array<Pick<SshHostSpec, "name" | "address" | "kind" | "extraIdentity" | "parentIdentity" | "pctExec">> {
+  const out: Array<Pick<SshHostSpec, "name" | "address" | "kind" | "extraIdentity" | "parentIdentity" | "pctExec">> = [];
+  const nodeAddress = new Map(targets.filter((t) => t.kind === "proxmox_node" && t.address).map((t) => [t.identity[0]!, t.address!]));
   for (const t of targets) {
     if ((t.kind !== "lxc" && t.kind !== "vm") || t.facts["pve.status"] !== "running") continue;
     const vmid = String(t.facts["pve.vmid"] ?? "");
@@ -58,7 +60,21 @@ export function guestProbeSpecs(
       ?.flatMap((i) => i.addresses)
       .find((a) => a.family === "inet" && !a.address.startsWith("127.") && !a.address.startsWith("169.254."))?.address;
     const address = mapping[vmid] ?? (autoRegister ? discovered : undefined);
-    if (!address) continue;
+    if (!address) {
+      // No address to log into: an LXC guest can still be probed from its node.
+      const node = t.parentIdentity ? nodeAddress.get(t.parentIdentity) : undefined;
+      if (pctExec && t.kind === "lxc" && node) {
+        out.push({
+          name: t.name,
+          address: node,
+          kind: t.kind,
+          extraIdentity: [t.identity[0]!],
+          parentIdentity: t.parentIdentity!,
+          pctExec: { vmid: Number(vmid) },
+        });
+      }
+      continue;
+    }
     out.push({ name: t.name, address, kind: t.kind, extraIdentity: [t.identity[0]!], ...(t.parentIdentity ? { parentIdentity: t.parentIdentity } : {}) });
   }
   return out;
@@ -311,7 +327,7 @@ export const createSource: SourceFactory = (cfg, deps) => {
             };
           }
           if (!guests) return result;
-          const specs = guestProbeSpecs(result.targets, guests.addresses, autoRegister).map((g) => ({
+          const specs: SshHostSpec[] = guestProbeSpecs(result.targets, guests.addresses, autoRegister, guests.pct_exec).map((g) => ({
             ...g,
             port: guests.port,
             user: guests.user,

@@ -27,6 +27,31 @@ export interface SshHostSpec {
   /** Identity keys another source gave this machine (a Proxmox guest's), so the probe merges onto it. */
   extraIdentity?: string[];
   parentIdentity?: string;
+  /**
+   * Probe through `pct exec <vmid> -- sh -s` on the host at address:port (the
+   * guest's PVE node) instead of logging into the guest itself.
+   */
+  pctExec?: { vmid: number };
+}
+
+/**
+ * Runs every command inside an LXC guest through `pct exec` on its node: the
+ * same probe, no SSH server in the container needed.
+ */
+export function pctExecRunner(node: CommandRunner & { presentedHostKey: PresentedHostKey | null }, vmid: number) {
+  return {
+    get where() {
+      return `${node.where} pct exec ${vmid}`;
+    },
+    get presentedHostKey() {
+      return node.presentedHostKey;
+    },
+    run: (command: string, o: Parameters<CommandRunner["run"]>[1]) => {
+      // "sudo -n sh -s" stays outside: pct itself needs root on the node.
+      const sudo = command.startsWith("sudo -n ") ? "sudo -n " : "";
+      return node.run(`${sudo}pct exec ${vmid} -- ${command.slice(sudo.length)}`, o);
+    },
+  };
 }
 
 export type HostKeyPolicy = "tofu" | "strict" | "off";
@@ -64,6 +89,16 @@ export function endpointKey(address: string, port: number): string {
   return `ssh:${address.includes(":") ? `[${address}]` : address}:${port}`;
 }
 
+/**
+ * The key a probe target is remembered by (pins, breaker, locator identity). A
+ * pct exec probe reaches the guest through its node: the locator must name the
+ * guest, not the node's SSH endpoint that all its guests share.
+ */
+function specKey(spec: SshHostSpec): string {
+  const ep = endpointKey(spec.address, spec.port);
+  return spec.pctExec ? `pct:${ep.slice("ssh:".length)}/${spec.pctExec.vmid}` : ep;
+}
+
 export function createSshSource(opts: SshSourceOptions): DiscoverySource {
   return {
     id: opts.id,
@@ -97,7 +132,7 @@ export function createSshSource(opts: SshSourceOptions): DiscoverySource {
       if (opts.only?.length) hosts = hosts.filter((h) => opts.only!.includes(h.name) || opts.only!.includes(h.address));
       const seen = new Set<string>();
       hosts = hosts.filter((h) => {
-        const k = endpointKey(h.address, h.port);
+        const k = specKey(h);
         if (seen.has(k)) return false;
         seen.add(k);
         return true;
@@ -169,7 +204,9 @@ function cancelledObservation(spec: SshHostSpec, ctx: DiscoveryContext): TargetO
 }
 
 async function probeHost(spec: SshHostSpec, opts: SshSourceOptions, ctx: DiscoveryContext): Promise<TargetObservation> {
-  const key = endpointKey(spec.address, spec.port);
+  // A pct exec probe reaches the guest through its node: its breaker and host key are the node's,
+  // but the locator must name the guest, not the node's SSH endpoint shared by all its guests.
+  const key = specKey(spec);
   const state = opts.endpoints.get(key);
   const started = performance.now();
   const base = {
@@ -218,6 +255,12 @@ async function probeHost(spec: SshHostSpec, opts: SshSourceOptions, ctx: Discove
   };
   const runner =
     opts.makeRunner?.(spec, verify) ??
+    (spec.pctExec
+      ? pctExecRunner(
+          new SshRunner({ endpoint: { host: spec.address, port: spec.port, username: spec.user }, auth: spec.auth, verifyHostKey: verify }),
+          spec.pctExec.vmid,
+        )
+      : undefined) ??
     new SshRunner({ endpoint: { host: spec.address, port: spec.port, username: spec.user }, auth: spec.auth, verifyHostKey: verify });
 
   // Retries live in the runner: only connection faults before auth that are
