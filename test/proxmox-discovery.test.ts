@@ -101,6 +101,32 @@ describe("proxmox discovery through the API", () => {
     expect(sim.requests.filter((q) => q.method === "GET").every((q) => q.auth === "ticket")).toBe(true);
   });
 
+  it("renews an expired ticket during a run and keeps going", async () => {
+    // Tickets live 2 h on real clusters; here 60 ms, with 25 ms per answer, so the run outlives one.
+    sim = await startPveSim({ version: "8.4", ...clusterFromFixtures("8.4"), users: { "root@pam": PASSWORD }, ticketTtlMs: 60, latencyMs: 25 });
+    h = await startHarness({
+      configJson: {
+        sources: [
+          {
+            kind: "proxmox",
+            id: "pve",
+            host: sim.host,
+            port: sim.port,
+            username: "root@pam",
+            password_env: "PVE_PASSWORD",
+            fingerprint: sim.fingerprint,
+            concurrency: 2,
+          },
+        ],
+      },
+      env: { PVE_PASSWORD: PASSWORD },
+    });
+    const r = await discover(h);
+    expect(r.sources[0].status).not.toBe("failed");
+    expect(r.targets_seen).toBeGreaterThan(3);
+    expect(sim.requests.filter((q) => q.method === "POST" && q.path === "/api2/json/access/ticket").length).toBeGreaterThan(1);
+  });
+
   it("refuses a certificate that does not match the pinned fingerprint, naming the fix", async () => {
     sim = await startPveSim({ version: "8.4", ...clusterFromFixtures("8.4"), tokens: { [TOKEN_ID]: { secret: SECRET } } });
     const wrong = "AA:".repeat(31) + "AA";
