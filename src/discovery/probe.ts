@@ -79,24 +79,34 @@ export function newNonce(): string {
   return randomBytes(12).toString("hex");
 }
 
-export function buildProbeScript(nonce: string): string {
-  const M = `@@fleet-${nonce}@@`;
-  return `# fleet-mcp probe v1
-LC_ALL=C; LANG=C; export LC_ALL LANG
+/**
+ * What every fleet-mcp shell script starts with: a C locale, no pagers or
+ * colours, sbin on PATH, the marker M, a private temp file T for stderr, TO
+ * (a per-command `timeout` prefix, empty where there is none) and have().
+ * Works under bash, dash and BusyBox ash.
+ */
+export function scriptPrelude(nonce: string, timeoutS: number): string {
+  return `LC_ALL=C; LANG=C; export LC_ALL LANG
 SYSTEMD_COLORS=0; SYSTEMD_PAGER=cat; PAGER=cat; export SYSTEMD_COLORS SYSTEMD_PAGER PAGER
 PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/usr/bin:/bin"; export PATH
-M='${M}'
-# Sections' stderr goes to a private temp file; without one (read-only /tmp, no
-# mktemp) stderr is dropped rather than written to a guessable path.
+M='@@fleet-${nonce}@@'
+# Stderr goes to a private temp file; without one (read-only /tmp, no mktemp)
+# it is dropped rather than written to a guessable path.
 T=$(mktemp 2>/dev/null) || T=""
 [ -n "$T" ] && { : >"$T"; } 2>/dev/null || T=/dev/null
 [ "$T" != /dev/null ] && trap 'rm -f "$T"' EXIT
 # GNU timeout moves its child to a new process group unless --foreground, which
-# would let a hung command outlive the probe's deadline; -k kills what ignores TERM.
+# would let a hung command outlive the script's deadline; -k kills what ignores TERM.
 TO=""
-if timeout --foreground -k 2 ${SECTION_TIMEOUT_S} true >/dev/null 2>&1; then TO="timeout --foreground -k 2 ${SECTION_TIMEOUT_S}"
-elif timeout ${SECTION_TIMEOUT_S} true >/dev/null 2>&1; then TO="timeout ${SECTION_TIMEOUT_S}"; fi
-have() { command -v "$1" >/dev/null 2>&1; }
+if timeout --foreground -k 2 ${timeoutS} true >/dev/null 2>&1; then TO="timeout --foreground -k 2 ${timeoutS}"
+elif timeout ${timeoutS} true >/dev/null 2>&1; then TO="timeout ${timeoutS}"; fi
+have() { command -v "$1" >/dev/null 2>&1; }`;
+}
+
+export function buildProbeScript(nonce: string): string {
+  const M = `@@fleet-${nonce}@@`;
+  return `# fleet-mcp probe v1
+${scriptPrelude(nonce, SECTION_TIMEOUT_S)}
 sec() {
   n=$1; shift
   printf '\\n%s BEGIN %s\\n' "$M" "$n"

@@ -15,7 +15,7 @@
 // `pct exec` or the guest agent, which the CLI path does not use: running
 // guests get their configured (static) addresses only, and an `interfaces`
 // section "unavailable", reason "cli".
-import { newNonce, splitProbeOutput, type RawSection } from "../probe.js";
+import { newNonce, splitProbeOutput, type RawSection, scriptPrelude } from "../probe.js";
 import { RunnerError, type CommandRunner, type RunResult } from "../runner.js";
 import type { SectionResult, TargetObservation } from "../types.js";
 import {
@@ -94,20 +94,19 @@ export interface CliStep {
   argv: string[];
 }
 
+/** The config section of a guest whose config command failed or never ran. */
+function configNotRead(s: RawSection | undefined, roundError: string | null | undefined): SectionResult {
+  return {
+    status: "failed",
+    exitCode: s?.exitCode ?? null,
+    reason: s ? "command_failed" : "not_run",
+    detail: s ? failure(s) : (roundError ?? "the config was not read"),
+  };
+}
+
 function header(nonce: string): string {
-  const M = `@@fleet-${nonce}@@`;
   return `# fleet-mcp proxmox cli v1
-LC_ALL=C; LANG=C; export LC_ALL LANG
-PAGER=cat; export PAGER
-PATH="$PATH:/usr/local/sbin:/usr/local/bin:/usr/sbin:/sbin:/usr/bin:/bin"; export PATH
-M='${M}'
-T=$(mktemp 2>/dev/null) || T=""
-[ -n "$T" ] && { : >"$T"; } 2>/dev/null || T=/dev/null
-[ "$T" != /dev/null ] && trap 'rm -f "$T"' EXIT
-TO=""
-if timeout --foreground -k 2 ${CALL_TIMEOUT_S} true >/dev/null 2>&1; then TO="timeout --foreground -k 2 ${CALL_TIMEOUT_S}"
-elif timeout ${CALL_TIMEOUT_S} true >/dev/null 2>&1; then TO="timeout ${CALL_TIMEOUT_S}"; fi
-have() { command -v "$1" >/dev/null 2>&1; }
+${scriptPrelude(nonce, CALL_TIMEOUT_S)}
 sec() {
   n=$1; shift
   printf '\\n%s BEGIN %s\\n' "$M" "$n"
@@ -332,12 +331,7 @@ async function viaPvesh(opts: CliDiscoveryOptions, r1: Round, warnings: string[]
         sections["config"] = { status: "failed", exitCode: 0, reason: "parse_error", detail: (err as Error).message.slice(0, 300) };
       }
     } else {
-      sections["config"] = {
-        status: "failed",
-        exitCode: s?.exitCode ?? null,
-        reason: s ? "command_failed" : "not_run",
-        detail: s ? failure(s) : (r2Error ?? "the config was not read"),
-      };
+      sections["config"] = configNotRead(s, r2Error);
     }
     if (g.status !== "stopped" && g.status !== undefined && g.status !== "unknown") sections["interfaces"] = cliInterfacesSection();
     const obs = mapGuest(g, mapCtx(), { config, sections });
@@ -435,12 +429,7 @@ async function viaPctQm(opts: CliDiscoveryOptions, r1: Round, warnings: string[]
         sections["config"] = { status: "failed", exitCode: 0, reason: "parse_error", detail: (err as Error).message.slice(0, 300) };
       }
     } else {
-      sections["config"] = {
-        status: "failed",
-        exitCode: s?.exitCode ?? null,
-        reason: s ? "command_failed" : "not_run",
-        detail: s ? failure(s) : (r2Error ?? "the config was not read"),
-      };
+      sections["config"] = configNotRead(s, r2Error);
     }
     if (g.status !== "stopped") sections["interfaces"] = cliInterfacesSection();
     const obs = mapGuest(g, mapCtx(), { config, sections });
