@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // fleet-mcp benchmark. `npm run bench` builds, then runs this:
 //
-//   node bench/run.mjs [--only ssh|ansible] [--n 100,1000] [--concurrency 32]
+//   node bench/run.mjs [--only ssh|ansible|proxmox] [--n 100,1000] [--concurrency 32]
 //                      [--latency-ms 20] [--repeat 3] [--profile]
-//                      [--ansible-hosts 10] [--ansible-runs 3] [--keep]
+//                      [--ansible-hosts 10] [--ansible-runs 3]
+//                      [--pve-nodes 10] [--pve-guests 1000] [--pve-latency-ms 2]
+//                      [--pve-defaults | --no-pve-defaults] [--keep]
 //
 // a. SSH fleet: for each N, a simulated fleet (bench/sim-fleet.mjs, its own
 //    process) and discovery end to end into SQLite in another process
@@ -12,7 +14,12 @@
 // b. Ansible comparison (when `ansible` is installed): K real OpenSSH sshd on
 //    127.0.0.1; `ansible all -m setup` against them, then `fleet-mcp discover`
 //    against the same K, each --ansible-runs times (median reported).
-// c. A markdown summary on stdout; raw results in bench/results/latest.json.
+// c. Proxmox VE API: a simulated pveproxy (bench/pve-sim.mjs, its own process,
+//    HTTPS with a pinned self-signed certificate, token auth) with --pve-nodes
+//    nodes and --pve-guests guests; discovery through one `proxmox` source,
+//    tuned (concurrency 16, 400 req/s, median of --repeat) and once with the
+//    source's defaults (concurrency 8, 20 req/s) to show the rate limit's cost.
+// d. A markdown summary on stdout; raw results in bench/results/latest.json.
 //
 // Loopback only. Every server and child process is ended at exit, on errors and
 // on SIGINT/SIGTERM; every wait is bounded.
@@ -33,7 +40,7 @@ const RESULTS_DIR = join(ROOT, "bench", "results");
 const execFileP = promisify(execFile);
 
 const USAGE = `usage: node bench/run.mjs [options]   (npm run bench = build, then this)
-  --only ssh|ansible     run one scenario (default: both)
+  --only ssh|ansible|proxmox  run one scenario (default: all three)
   --n 100,1000           fleet sizes for the SSH scenario
   --concurrency 32       hosts probed at once (the ssh source's concurrency)
   --latency-ms 20        simulated per-exec latency of each host
@@ -42,6 +49,10 @@ const USAGE = `usage: node bench/run.mjs [options]   (npm run bench = build, the
                          (done anyway when N >= 1000 misses the 10 s target)
   --ansible-hosts 10     real sshd instances for the Ansible comparison
   --ansible-runs 3       measured runs of each tool (median reported), after one warm-up
+  --pve-nodes 10         nodes of the simulated Proxmox VE cluster
+  --pve-guests 1000      guests of the simulated cluster (half lxc, half qemu, 70% running)
+  --pve-latency-ms 2     simulated latency of each Proxmox API call
+  --no-pve-defaults      skip the extra run with the proxmox source's default limits (8, 20 req/s)
   --child-timeout-s 300  bound on any one discovery/ansible run
   --keep                 keep the temp directory (configs, databases, logs)`;
 
@@ -57,6 +68,10 @@ try {
       profile: { type: "boolean", default: false },
       "ansible-hosts": { type: "string", default: "10" },
       "ansible-runs": { type: "string", default: "3" },
+      "pve-nodes": { type: "string", default: "10" },
+      "pve-guests": { type: "string", default: "1000" },
+      "pve-latency-ms": { type: "string", default: "2" },
+      "no-pve-defaults": { type: "boolean", default: false },
       "child-timeout-s": { type: "string", default: "300" },
       keep: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -89,12 +104,16 @@ const REPEAT = intArg("repeat", 1, 20);
 const ANSIBLE_HOSTS = intArg("ansible-hosts", 1, 100);
 const ANSIBLE_RUNS = intArg("ansible-runs", 1, 20);
 const CHILD_TIMEOUT_MS = intArg("child-timeout-s", 10, 3600) * 1000;
-if (args.only && !["ssh", "ansible"].includes(args.only)) {
-  process.stderr.write(`--only takes ssh or ansible\n${USAGE}\n`);
+const PVE_NODES = intArg("pve-nodes", 1, 64);
+const PVE_GUESTS = intArg("pve-guests", 0, 100000);
+const PVE_LATENCY_MS = intArg("pve-latency-ms", 0, 10000);
+if (args.only && !["ssh", "ansible", "proxmox"].includes(args.only)) {
+  process.stderr.write(`--only takes ssh, ansible or proxmox\n${USAGE}\n`);
   process.exit(2);
 }
 const RUN_SSH = !args.only || args.only === "ssh";
 const RUN_ANSIBLE = !args.only || args.only === "ansible";
+const RUN_PROXMOX = !args.only || args.only === "proxmox";
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
@@ -326,9 +345,9 @@ async function startSimFleet(n, password) {
   };
 }
 
-async function runDiscoverChild({ cfgPath, dbPath, password, nodeArgs = [] }) {
+async function runDiscoverChild({ cfgPath, dbPath, password, nodeArgs = [], env = {} }) {
   const r = await runCommand(process.execPath, [...nodeArgs, join(ROOT, "bench/discover-child.mjs"), "--config", cfgPath, "--db", dbPath], {
-    env: baseEnv({ BENCH_SSH_PASSWORD: password }),
+    env: baseEnv({ ...(password ? { BENCH_SSH_PASSWORD: password } : {}), ...env }),
   });
   const last = r.stdout.trim().split("\n").pop() ?? "";
   let parsed = null;
@@ -447,6 +466,151 @@ async function sshScenario(tmp) {
     } finally {
       await sim.stop();
     }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ c. Proxmox VE API
+
+/** Starts bench/pve-sim.mjs; resolves once it printed its ready line. */
+async function startPveSim() {
+  const proc = spawn(
+    process.execPath,
+    [join(ROOT, "bench/pve-sim.mjs"), "--nodes", String(PVE_NODES), "--guests", String(PVE_GUESTS), "--latency-ms", String(PVE_LATENCY_MS)],
+    { cwd: ROOT, env: baseEnv(), stdio: ["pipe", "pipe", "pipe"] },
+  );
+  const t = track("pve-sim", proc);
+  let stderr = "";
+  proc.stderr.on("data", (d) => {
+    stderr += d.toString("utf8");
+    if (stderr.length > 64 * 1024) stderr = stderr.slice(-32 * 1024);
+  });
+  proc.stdin.on("error", () => {});
+  const lines = [];
+  const waiters = [];
+  let exitedWith = null;
+  proc.once("exit", (code, signal) => {
+    exitedWith = `pve-sim exited (${code ?? signal})`;
+    for (const w of waiters.splice(0)) w(null);
+  });
+  let buf = "";
+  proc.stdout.on("data", (d) => {
+    buf += d.toString("utf8");
+    let nl;
+    while ((nl = buf.indexOf("\n")) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const w = waiters.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
+  const nextLine = (timeoutMs) =>
+    new Promise((resolve, reject) => {
+      if (lines.length) return resolve(lines.shift());
+      const timer = setTimeout(() => {
+        const i = waiters.indexOf(w);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(new Error(`pve-sim said nothing within ${timeoutMs} ms; stderr: ${stderr.trim().slice(-500)}`));
+      }, timeoutMs);
+      const w = (line) => {
+        clearTimeout(timer);
+        if (line === null) reject(new Error(`${exitedWith}: ${stderr.trim().slice(-500)}`));
+        else resolve(line);
+      };
+      if (exitedWith) return w(null);
+      waiters.push(w);
+    });
+  const ready = JSON.parse(await nextLine(60_000));
+  if (!ready.ready || !ready.port || !ready.fingerprint || !ready.secret) throw new Error("pve-sim: unexpected ready line");
+  return {
+    ...ready,
+    pid: proc.pid,
+    async stats() {
+      proc.stdin.write("stats\n");
+      return JSON.parse(await nextLine(10_000)).stats;
+    },
+    stop: () => {
+      try {
+        proc.stdin.end();
+      } catch {
+        // gone
+      }
+      return t.stop();
+    },
+  };
+}
+
+/** The two proxmox settings measured: tuned, and the source's defaults (one run: it is slow by design). */
+const PVE_SETTINGS = [
+  { label: "tuned", concurrency: 16, requestsPerSecond: 400, repeat: () => REPEAT },
+  { label: "defaults", concurrency: 8, requestsPerSecond: 20, repeat: () => 1, defaults: true },
+];
+
+async function proxmoxScenario(tmp) {
+  const out = { nodes: PVE_NODES, guests: PVE_GUESTS, latencyMs: PVE_LATENCY_MS, summary: [], runs: [] };
+  const expected = PVE_NODES + PVE_GUESTS;
+  log(`Proxmox API: starting the simulated cluster (${PVE_NODES} nodes, ${PVE_GUESTS} guests, latency ${PVE_LATENCY_MS} ms)`);
+  const sim = await startPveSim();
+  try {
+    for (const setting of PVE_SETTINGS) {
+      if (setting.defaults && args["no-pve-defaults"]) continue;
+      const cfgPath = join(tmp, `proxmox-${setting.label}.json`);
+      const source = {
+        kind: "proxmox",
+        id: "pve",
+        host: "127.0.0.1",
+        port: sim.port,
+        token_id: sim.token,
+        token_secret_env: "BENCH_PVE_TOKEN_SECRET",
+        fingerprint: sim.fingerprint,
+      };
+      // The defaults run leaves both limits unset, so it measures what a user gets out of the box.
+      if (!setting.defaults) Object.assign(source, { concurrency: setting.concurrency, requests_per_second: setting.requestsPerSecond });
+      await writeFile(cfgPath, `${JSON.stringify({ log_level: "warn", sources: [source] }, null, 2)}\n`);
+      const rows = [];
+      const reps = setting.repeat();
+      for (let rep = 0; rep < reps; rep++) {
+        const dbPath = join(tmp, `proxmox-${setting.label}-rep${rep}.db`);
+        const before = await sim.stats();
+        const r = await runDiscoverChild({ cfgPath, dbPath, env: { BENCH_PVE_TOKEN_SECRET: sim.secret } });
+        const after = await sim.stats();
+        const byEndpoint = {};
+        for (const [k, v] of Object.entries(after.byEndpoint)) byEndpoint[k] = v - (before.byEndpoint[k] ?? 0);
+        const requests = after.requests - before.requests;
+        const row = {
+          setting: setting.label,
+          concurrency: setting.concurrency,
+          requestsPerSecond: setting.requestsPerSecond,
+          rep,
+          ...r,
+          targets: r.rows?.targets ?? null,
+          apiRequests: requests,
+          apiErrors: after.errors - before.errors,
+          apiUnauthorized: after.unauthorized - before.unauthorized,
+          tlsConnections: after.tlsConnections - before.tlsConnections,
+          byEndpoint,
+          // The token bucket starts full (burst = rate), so the limiter alone needs (requests - rate) / rate seconds.
+          rateFloorMs: Math.max(0, Math.round(((requests - setting.requestsPerSecond) / setting.requestsPerSecond) * 1000)),
+          writeMs: r.probeMs === null ? null : r.wallMs - r.probeMs,
+          simCpuMs: after.cpuUserMs + after.cpuSystemMs - before.cpuUserMs - before.cpuSystemMs,
+          reliable: r.hostsOk === expected && r.hostsFailed === 0,
+        };
+        delete row.marks;
+        rows.push(row);
+        out.runs.push(row);
+        log(
+          `Proxmox API ${setting.label} (concurrency ${setting.concurrency}, ${setting.requestsPerSecond} req/s) run ${rep + 1}/${reps}: ${r.wallMs} ms ` +
+            `(API ${r.probeMs} ms, write ${row.writeMs} ms), ${row.apiRequests} API requests over ${row.tlsConnections} TLS connections, ` +
+            `${row.targets} targets, peak RSS ${r.maxRssMB} MB, ${r.hostsOk} ok / ${r.hostsFailed} failed` +
+            `${row.reliable ? "" : ` — NOT ALL TARGETS OK (expected ${expected}): ${r.firstProblem}`}`,
+        );
+      }
+      const pick = [...rows].sort((a, b) => a.wallMs - b.wallMs)[(rows.length - 1) >> 1];
+      out.summary.push({ ...pick, repeats: rows.length, wallMsAll: rows.map((x) => x.wallMs), medianWallMs: median(rows.map((x) => x.wallMs)) });
+    }
+  } finally {
+    await sim.stop();
   }
   return out;
 }
@@ -845,6 +1009,33 @@ function markdown(results) {
       }
     }
   }
+  if (results.proxmoxError) lines.push("", "### Proxmox VE API", "", `Failed: ${results.proxmoxError.split("\n")[0]}`, "");
+  if (results.proxmox) {
+    const c = results.proxmoxCluster;
+    lines.push(
+      "",
+      `### Proxmox VE API (simulated pveproxy: ${c.nodes} nodes, ${c.guests} guests, ${c.latencyMs} ms per call; token auth, pinned certificate)`,
+      "",
+      "| setting | concurrency | req/s | runs | wall (s) | range (s) | API phase (s) | write (s) | API requests | rate-limit floor (s) | TLS connections | targets | peak RSS (MB) | CPU user+sys (s) | sim CPU (s) | ok / failed |",
+      "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    );
+    for (const r of results.proxmox) {
+      lines.push(
+        `| ${r.setting === "defaults" ? "defaults" : "tuned"} | ${r.concurrency} | ${r.requestsPerSecond} | ${r.repeats} | ${(r.wallMs / 1000).toFixed(2)} | ${(Math.min(...r.wallMsAll) / 1000).toFixed(2)}–${(Math.max(...r.wallMsAll) / 1000).toFixed(2)} | ${r.probeMs === null ? "—" : (r.probeMs / 1000).toFixed(2)} | ${r.writeMs === null ? "—" : (r.writeMs / 1000).toFixed(2)} | ${r.apiRequests} | ${(r.rateFloorMs / 1000).toFixed(2)} | ${r.tlsConnections} | ${r.targets} | ${r.maxRssMB} | ${((r.cpuUserMs + r.cpuSystemMs) / 1000).toFixed(2)} | ${(r.simCpuMs / 1000).toFixed(2)} | ${r.hostsOk} / ${r.hostsFailed}${r.reliable ? "" : " ⚠"} |`,
+      );
+    }
+    const tuned = results.proxmox.find((r) => r.setting === "tuned");
+    if (tuned) {
+      lines.push(
+        "",
+        `API requests by endpoint (tuned run): ${Object.entries(tuned.byEndpoint)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(", ")}.`,
+      );
+      if (c.nodes >= 10 && c.guests >= 1000)
+        lines.push(`Target for 10 nodes + 1,000 guests: ≤ 10 s wall — ${(tuned.wallMs / 1000).toFixed(2)} s: ${tuned.wallMs <= 10_000 ? "met" : "NOT met"}.`);
+    }
+  }
   if (results.ansible) {
     lines.push("", `### Ansible comparison (${results.ansible.hosts ?? ANSIBLE_HOSTS} real sshd on 127.0.0.1)`, "");
     if (results.ansible.skipped) lines.push(`Skipped: ${results.ansible.skipped}`);
@@ -875,7 +1066,17 @@ async function main() {
   const results = {
     startedAt: new Date().toISOString(),
     machine: await machineInfo(),
-    options: { sizes: SIZES, concurrency: CONCURRENCY, latencyMs: LATENCY_MS, repeat: REPEAT, ansibleHosts: ANSIBLE_HOSTS, ansibleRuns: ANSIBLE_RUNS },
+    options: {
+      sizes: SIZES,
+      concurrency: CONCURRENCY,
+      latencyMs: LATENCY_MS,
+      repeat: REPEAT,
+      ansibleHosts: ANSIBLE_HOSTS,
+      ansibleRuns: ANSIBLE_RUNS,
+      pveNodes: PVE_NODES,
+      pveGuests: PVE_GUESTS,
+      pveLatencyMs: PVE_LATENCY_MS,
+    },
   };
   if (!existsSync(join(ROOT, "dist/app/context.js"))) throw new Error("dist/ is missing: run `npm run build` (or `npm run bench`, which builds first)");
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -893,6 +1094,19 @@ async function main() {
         failed = true;
         results.sshError = err.message;
         log(`SSH scenario failed: ${err.stack ?? err}`);
+        await stopAll();
+      }
+    }
+    if (RUN_PROXMOX) {
+      try {
+        const pve = await proxmoxScenario(tmp);
+        results.proxmox = pve.summary;
+        results.proxmoxRuns = pve.runs;
+        results.proxmoxCluster = { nodes: pve.nodes, guests: pve.guests, latencyMs: pve.latencyMs };
+      } catch (err) {
+        failed = true;
+        results.proxmoxError = err.message;
+        log(`Proxmox scenario failed: ${err.stack ?? err}`);
         await stopAll();
       }
     }
@@ -914,7 +1128,11 @@ async function main() {
     }
   }
   results.finishedAt = new Date().toISOString();
-  const unreliable = [...(results.sshRuns ?? []).filter((r) => !r.reliable), ...(results.ansible?.reliable === false ? [results.ansible] : [])];
+  const unreliable = [
+    ...(results.sshRuns ?? []).filter((r) => !r.reliable),
+    ...(results.proxmoxRuns ?? []).filter((r) => !r.reliable),
+    ...(results.ansible?.reliable === false ? [results.ansible] : []),
+  ];
   if (unreliable.length) {
     failed = true;
     log(`${unreliable.length} measurement(s) did not reach every host: the numbers are not comparable (see latest.json)`);
