@@ -77,6 +77,11 @@ describe("proxmox discovery through the API", () => {
         expect(fact("pve.vmid"), g.name).toBe(g.vmid);
         expect(fact("pve.status"), g.name).toBe(g.status);
         expect(typeof fact("memory.total_bytes"), g.name).toBe("number");
+        // No agent, agent not running, stopped guests: recorded, never a failed guest.
+        expect(t.target.last_status, g.name).toBe("ok");
+        if (g.status === "stopped") expect(t.last_probe.sections.interfaces, g.name).toMatchObject({ status: "unavailable" });
+        if (g.status === "running" && (g.agent === "not_running" || g.agent === "unsupported"))
+          expect(t.last_probe.sections.interfaces?.status, g.name).not.toBe("ok");
       }
       // Every call carried the token; none was a write.
       expect(sim.requests.every((q) => q.auth === "token" && q.method === "GET")).toBe(true);
