@@ -29,6 +29,26 @@ async function doctor(harness: Harness) {
 }
 
 describe("doctor", () => {
+  it("keeps the host key policy: no credentials go to a host whose key changed", async () => {
+    const first = await startSimHost({ name: "pinned-host", users: { root: { password: "pw-1234" } } });
+    h = await startHarness({
+      configJson: {
+        sources: [
+          { kind: "ssh", id: "lab", hosts: [{ address: first.address, port: first.port }], auth: { agent: false, password_env: "P" }, timeout_ms: 2000 },
+        ],
+      },
+      env: { P: "pw-1234" },
+    });
+    await h.client.callTool({ name: "run_discovery", arguments: {} });
+    const port = first.port;
+    await first.close();
+    const impostor = await startSimHost({ name: "impostor", port, users: { root: { password: "pw-1234" } } });
+    sims.push(impostor);
+    const d = await doctor(h);
+    expect(d.checks[0]).toMatchObject({ check: "ssh", status: "error", fix: expect.stringContaining("accept_host_key") });
+    expect(impostor.authAttempts).toEqual([]);
+  });
+
   it("shows the fingerprint to pin, and passes a healthy token", async () => {
     pve = await startPveSim({ ...clusterFromFixtures("8.4"), tokens: { [TOKEN_ID]: { secret: SECRET } } });
     h = await startHarness({

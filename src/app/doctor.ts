@@ -8,7 +8,7 @@ import { PveApiError, PveClient, normaliseFingerprint } from "../discovery/proxm
 import { RunnerError } from "../discovery/runner.js";
 import { SshRunner } from "../discovery/runners/ssh.js";
 import type { AppContext } from "./context.js";
-import { sshHostProvider } from "./sources.js";
+import { sshHostProvider, sshProbing } from "./sources.js";
 
 export interface DoctorCheck {
   source: string;
@@ -195,8 +195,9 @@ async function checkSshHosts(
   const base = { source: cfg.id, kind: cfg.kind };
   // Resolve hosts exactly as discovery would (ssh_config, tailscale status, a sweep).
   let specs;
+  const probing = sshProbing(cfg, { db: app.db, config: app.config });
   try {
-    specs = await sshHostProvider(cfg, { db: app.db, config: app.config })({ signal, now: app.now, log: app.log }, () => undefined);
+    specs = await sshHostProvider(cfg, { db: app.db, config: app.config }, probing)({ signal, now: app.now, log: app.log }, () => undefined);
   } catch (err) {
     return [{ ...base, target: "-", check: "config", status: "error", message: `cannot list the hosts: ${(err as Error).message}`, fix: null }];
   }
@@ -214,7 +215,12 @@ async function checkSshHosts(
   const checks = await Promise.all(
     specs.slice(0, MAX_HOSTS_PER_SOURCE).map(async (spec): Promise<DoctorCheck[]> => {
       const target = `${spec.user}@${spec.address}:${spec.port}`;
-      const runner = new SshRunner({ endpoint: { host: spec.address, port: spec.port, username: spec.user }, auth: spec.auth, verifyHostKey: () => true });
+      // The same host key policy as discovery: never send credentials to a host whose key is not trusted.
+      const runner = new SshRunner({
+        endpoint: { host: spec.address, port: spec.port, username: spec.user },
+        auth: spec.auth,
+        verifyHostKey: probing.verifierFor(spec.address, spec.port),
+      });
       try {
         const res = await runner.run(cfg.sudo ? "sudo -n true && echo fleet-ok" : "echo fleet-ok", { timeoutMs: cfg.timeout_ms, maxBytes: 4096, signal });
         const key = runner.presentedHostKey?.fingerprint ?? "?";
@@ -237,14 +243,17 @@ async function checkSshHosts(
       } catch (err) {
         const e = err instanceof RunnerError ? err : null;
         const fix =
-          e?.code === "auth_failed"
-            ? `Check the user (${spec.user}) and the configured auth: agent at SSH_AUTH_SOCK, private_key_file, or the password in the variable named by auth.password_env.`
-            : e?.code === "unreachable"
-              ? `Check that sshd listens on ${spec.address}:${spec.port} and that this machine can reach it.`
-              : e?.code === "timeout"
-                ? "The host did not answer in time: check the firewall, or raise timeout_ms."
-                : null;
-        return [{ ...base, target, check: e?.code === "auth_failed" ? "auth" : "reachability", status: "error", message: (err as Error).message, fix }];
+          e?.code === "host_key_mismatch"
+            ? `The host presented ${runner.presentedHostKey?.fingerprint ?? "a different key"}, not the trusted one. If the change is legitimate (reinstall, key rotation), run discovery once so the key is recorded, then call accept_host_key with that fingerprint${cfg.host_key_policy === "strict" ? ", or update known_hosts" : ""}.`
+            : e?.code === "auth_failed"
+              ? `Check the user (${spec.user}) and the configured auth: agent at SSH_AUTH_SOCK, private_key_file, or the password in the variable named by auth.password_env.`
+              : e?.code === "unreachable"
+                ? `Check that sshd listens on ${spec.address}:${spec.port} and that this machine can reach it.`
+                : e?.code === "timeout"
+                  ? "The host did not answer in time: check the firewall, or raise timeout_ms."
+                  : null;
+        const check = e?.code === "auth_failed" ? "auth" : e?.code === "host_key_mismatch" ? "ssh" : "reachability";
+        return [{ ...base, target, check, status: "error", message: (err as Error).message, fix }];
       }
     }),
   );

@@ -81,7 +81,7 @@ export function guestProbeSpecs(
 }
 
 /** Auth, host key policy, bounds and breaker shared by every source that probes over SSH. */
-function sshProbing(cfg: SshProbingConfig, deps: SourceDeps) {
+export function sshProbing(cfg: SshProbingConfig, deps: SourceDeps) {
   const { config } = deps;
   const secrets = config.secrets.get(cfg.id) ?? {};
   const keyCache = new Map<string, string>();
