@@ -152,9 +152,11 @@ export const NetworkSourceConfigSchema = z
   .strict();
 
 /** SSH to one PVE node for the CLI path (pvesh, else pct/qm): root, or a user with sudo: true. */
+// One connection to one node: retries, breaker and concurrency do not apply.
+const { retries: _r, retry_min_delay_ms: _d, circuit_breaker: _b, concurrency: _c, ...sshConnectFields } = sshProbeFields;
 const ProxmoxCliFields = {
   address: z.string().min(1).max(253),
-  ...sshProbeFields,
+  ...sshConnectFields,
 };
 
 /** A Proxmox VE cluster read with pvesh (or pct/qm) over SSH, for when the API is not available. */
@@ -216,9 +218,13 @@ export const ProxmoxSourceConfigSchema = z
       .optional(),
   })
   .strict()
-  .refine((s) => Boolean(s.token_id && s.token_secret_env) !== Boolean(s.username && s.password_env), {
-    error: "give either token_id + token_secret_env, or username + password_env",
-  })
+  .refine(
+    (s) =>
+      Boolean(s.token_id) === Boolean(s.token_secret_env) && Boolean(s.username) === Boolean(s.password_env) && Boolean(s.token_id) !== Boolean(s.username),
+    {
+      error: "give either token_id + token_secret_env, or username + password_env (not both, not half of one)",
+    },
+  )
   .refine((s) => [s.ca_file, s.fingerprint, s.insecure || undefined].filter(Boolean).length <= 1, {
     error: "choose one of ca_file, fingerprint or insecure",
   });
@@ -242,7 +248,14 @@ export const ConfigFileSchema = z
       .array(SourceConfigSchema)
       .min(1)
       .optional()
-      .refine((s) => !s || new Set(s.map((x) => x.id)).size === s.length, "source ids must be unique"),
+      .refine((s) => {
+        if (!s) return true;
+        // Proxmox sources also record under <id>-cli and <id>-guests.
+        const ids = s.flatMap((x) =>
+          x.kind === "proxmox" ? [x.id, ...(x.cli_fallback ? [`${x.id}-cli`] : []), ...(x.guests ? [`${x.id}-guests`] : [])] : [x.id],
+        );
+        return new Set(ids).size === ids.length;
+      }, "source ids must be unique (a proxmox source also uses <id>-cli and <id>-guests)"),
     lifecycle: z
       .object({
         stale_after_hours: z

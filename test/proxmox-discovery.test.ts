@@ -222,7 +222,8 @@ describe("proxmox discovery through the API", () => {
         const nonce = /M='@@fleet-([0-9a-f]+)@@'/.exec(stdin)?.[1];
         if (!m || !nonce) return { stdout: "", stderr: "unexpected", code: 2 };
         return {
-          stdout: renderProbeOutput(nonce, debianHost({ hostname: { body: `ct-${m[1]}` }, machine_id: { body: `${m[1]}`.padStart(32, "c") } })),
+          // Containers without /etc/machine-id (common on Alpine): each must still be its own target.
+          stdout: renderProbeOutput(nonce, debianHost({ hostname: { body: `ct-${m[1]}` }, machine_id: { body: "", rc: 1 }, host_keys: { body: "" } })),
           code: 0,
         };
       },
@@ -238,12 +239,33 @@ describe("proxmox discovery through the API", () => {
       expect(r.sources[1]).toMatchObject({ id: "pve-guests", hosts_ok: running.length });
       expect(commands.sort()).toEqual(running.map((g) => `pct exec ${g.vmid} -- sh -s`).sort());
       expect(r.targets_seen).toBe(cluster.nodes.length + cluster.guests.length);
-      const t = (await h.client.callTool({ name: "get_target", arguments: { target: `ct-${running[0]!.vmid}` } })).structuredContent as S;
-      expect(t.target.kind).toBe("lxc");
-      expect(new Set(t.facts.map((f: S) => f.source))).toEqual(new Set(["pve", "pve-guests"]));
+      for (const g of running) {
+        const t = (await h.client.callTool({ name: "get_target", arguments: { target: `ct-${g.vmid}` } })).structuredContent as S;
+        expect(t.target.kind, String(g.vmid)).toBe("lxc");
+        expect(t.facts.find((f: S) => f.key === "pve.vmid")?.value, String(g.vmid)).toBe(g.vmid);
+        expect(new Set(t.facts.map((f: S) => f.source))).toEqual(new Set(["pve", "pve-guests"]));
+      }
     } finally {
       await nodeSsh.close();
     }
+  });
+
+  it("refuses half-given or doubled credentials and source ids that collide with derived ones", async () => {
+    const base = { kind: "proxmox", id: "pve", host: "127.0.0.1" };
+    await expect(
+      startHarness({ configJson: { sources: [{ ...base, token_id: TOKEN_ID, username: "root@pam", password_env: "X" }] }, env: { X: "x" } }),
+    ).rejects.toThrow(/either token_id \+ token_secret_env, or username \+ password_env/);
+    await expect(
+      startHarness({
+        configJson: {
+          sources: [
+            { ...base, username: "root@pam", password_env: "X", cli_fallback: { address: "127.0.0.1" } },
+            { kind: "proxmox-cli", id: "pve-cli", address: "127.0.0.1" },
+          ],
+        },
+        env: { X: "x" },
+      }),
+    ).rejects.toThrow(/source ids must be unique/);
   });
 
   it("fails the source with a clear message on a wrong token secret", async () => {

@@ -198,6 +198,23 @@ describe("ssh discovery", () => {
     expect(after.target.lifecycle).toBe("active");
   });
 
+  it("clears a waiting changed key when the host comes back with its pinned key", async () => {
+    const hostKey = generateEd25519KeyPair().private;
+    const s = await sim({ host: host("flip", "os-release-debian12.txt"), hostKey });
+    h = await startHarness({ configJson: { sources: [sshSource([s])] }, env: ENV });
+    await discover(h);
+    const port = s.port;
+    await s.close();
+    const impostor = await sim({ host: host("flip", "os-release-debian12.txt"), port });
+    expect((await discover(h)).problems[0].status).toBe("host_key_mismatch");
+    await impostor.close();
+    await sim({ host: host("flip", "os-release-debian12.txt"), port, hostKey });
+    expect((await discover(h)).status).toBe("ok");
+    const t = (await h.client.callTool({ name: "get_target", arguments: { target: "flip" } })).structuredContent as S;
+    expect(t.issues).toEqual([]);
+    expect(t.ssh_endpoints[0].pending_fingerprint).toBeNull();
+  });
+
   it("checks host keys against known_hosts under `strict`, and warns on every run under `off`", async () => {
     const good = await sim({ host: host("known", "os-release-debian12.txt") });
     const bad = await sim({ host: host("unknown", "os-release-debian12.txt") });

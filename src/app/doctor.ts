@@ -21,6 +21,8 @@ export interface DoctorCheck {
 }
 
 const MAX_HOSTS_PER_SOURCE = 20;
+/** A Proxmox CLI node is one connection: checked like an ssh host without retries. */
+const NO_RETRY = { retries: 0, retry_min_delay_ms: 0, circuit_breaker: { failures: 3, cooldown_s: 300 } };
 
 export async function runDoctor(app: AppContext, sourceIds: string[] | undefined, signal: AbortSignal): Promise<DoctorCheck[]> {
   const configs = app.discovery.sourceConfigs(sourceIds);
@@ -33,10 +35,19 @@ async function checkSource(app: AppContext, cfg: SourceConfig, signal: AbortSign
   switch (cfg.kind) {
     case "local":
       return [{ ...base, target: "local", check: "config", status: "ok", message: "probes this machine directly, without SSH", fix: null }];
-    case "proxmox":
-      return checkProxmox(app, cfg, signal);
+    case "proxmox": {
+      const api = await checkProxmox(app, cfg, signal);
+      if (!cfg.cli_fallback) return api;
+      // The fallback node is reached over SSH like any host; its checks carry the fallback's id.
+      const cli = await checkSshHosts(
+        app,
+        { ...cfg.cli_fallback, ...NO_RETRY, kind: "ssh", id: `${cfg.id}-cli`, hosts: [{ address: cfg.cli_fallback.address, tags: [] }] },
+        signal,
+      );
+      return [...api, ...cli];
+    }
     case "proxmox-cli":
-      return checkSshHosts(app, { ...cfg, kind: "ssh", hosts: [{ address: cfg.address, tags: [] }] }, signal);
+      return checkSshHosts(app, { ...cfg, ...NO_RETRY, kind: "ssh", hosts: [{ address: cfg.address, tags: [] }] }, signal);
     default:
       return checkSshHosts(app, cfg, signal);
   }
@@ -103,22 +114,35 @@ async function checkProxmox(app: AppContext, cfg: Extract<SourceConfig, { kind: 
     );
   }
   const secrets = app.config.secrets.get(cfg.id) ?? {};
-  const client = new PveClient({
-    host: cfg.host,
-    port: cfg.port,
-    auth: cfg.token_id
-      ? { kind: "token", tokenId: cfg.token_id, secret: secrets.tokenSecret ?? "" }
-      : { kind: "password", username: cfg.username ?? "root@pam", password: secrets.password ?? "" },
-    tls: cfg.fingerprint
-      ? { mode: "fingerprint", sha256: cfg.fingerprint }
-      : cfg.insecure
-        ? { mode: "insecure" }
-        : { mode: "verify", ...(cfg.ca_file ? { ca: readCa(cfg.ca_file, app) } : {}) },
-    timeoutMs: cfg.timeout_ms,
-    concurrency: 2,
-    requestsPerSecond: cfg.requests_per_second,
-    signal,
-  });
+  let client: PveClient;
+  try {
+    client = new PveClient({
+      host: cfg.host,
+      port: cfg.port,
+      auth: cfg.token_id
+        ? { kind: "token", tokenId: cfg.token_id, secret: secrets.tokenSecret ?? "" }
+        : { kind: "password", username: cfg.username ?? "root@pam", password: secrets.password ?? "" },
+      tls: cfg.fingerprint
+        ? { mode: "fingerprint", sha256: cfg.fingerprint }
+        : cfg.insecure
+          ? { mode: "insecure" }
+          : { mode: "verify", ...(cfg.ca_file ? { ca: readCa(cfg.ca_file, app) } : {}) },
+      timeoutMs: cfg.timeout_ms,
+      concurrency: 2,
+      requestsPerSecond: cfg.requests_per_second,
+      signal,
+    });
+  } catch (err) {
+    // proxmox-api refuses a malformed token secret or an empty password up front.
+    out.push({
+      ...base,
+      check: "auth",
+      status: "error",
+      message: (err as Error).message,
+      fix: cfg.token_id ? `${cfg.token_secret_env} must hold the token's secret: a lower-case UUID.` : `${cfg.password_env} must hold the password.`,
+    });
+    return out;
+  }
   try {
     try {
       const v = (await client.get("version")) as { version?: string } | null;
@@ -219,7 +243,7 @@ async function checkSshHosts(
       const runner = new SshRunner({
         endpoint: { host: spec.address, port: spec.port, username: spec.user },
         auth: spec.auth,
-        verifyHostKey: probing.verifierFor(spec.address, spec.port),
+        verifyHostKey: probing.verifierFor(spec.address, spec.port, false),
       });
       try {
         const res = await runner.run(cfg.sudo ? "sudo -n true && echo fleet-ok" : "echo fleet-ok", { timeoutMs: cfg.timeout_ms, maxBytes: 4096, signal });

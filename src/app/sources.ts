@@ -16,7 +16,7 @@ import { LocalRunner } from "../discovery/runners/local.js";
 import { SshRunner, type PresentedHostKey, type SshAuth } from "../discovery/runners/ssh.js";
 import type { CommandRunner } from "../discovery/runner.js";
 import type { DiscoverySource, TargetObservation } from "../discovery/types.js";
-import { loadEndpointStates } from "../inventory/endpoints.js";
+import { loadEndpointStates, pinHostKeyOnFirstUse } from "../inventory/endpoints.js";
 
 export interface SourceDeps {
   db: Db;
@@ -119,12 +119,26 @@ export function sshProbing(cfg: SshProbingConfig, deps: SourceDeps) {
     ...(deps.only?.length ? { only: deps.only } : {}),
   });
   /** Host key check for a helper connection (the tailscale `via` host), by the same policy. */
-  const verifierFor = (address: string, port: number) => (k: PresentedHostKey) => {
-    if (cfg.host_key_policy === "off") return true;
-    if (knownHosts) return checkKnownHosts(knownHosts, address, port, k.fingerprint).trusted;
-    const pinned = endpoints.get(endpointKey(address, port))?.pinnedFingerprints ?? [];
-    return pinned.length === 0 || pinned.includes(k.fingerprint);
-  };
+  /**
+   * Host key check for a helper connection (the tailscale `via` host, the Proxmox CLI
+   * node), by the same policy. Under tofu the first key is pinned right away: these
+   * connections produce no observation that would pin it later.
+   */
+  const verifierFor =
+    (address: string, port: number, pinOnFirstUse = true) =>
+    (k: PresentedHostKey) => {
+      if (cfg.host_key_policy === "off") return true;
+      if (knownHosts) return checkKnownHosts(knownHosts, address, port, k.fingerprint).trusted;
+      const ep = endpointKey(address, port);
+      const pinned = endpoints.get(ep)?.pinnedFingerprints ?? [];
+      if (pinned.length === 0) {
+        if (!pinOnFirstUse) return true;
+        pinHostKeyOnFirstUse(deps.db, ep, k, new Date());
+        endpoints.set(ep, { pinnedFingerprints: [k.fingerprint], consecutiveFailures: 0, lastFailureAt: null, everReached: false });
+        return true;
+      }
+      return pinned.includes(k.fingerprint);
+    };
   return { authFor, key, options, verifierFor };
 }
 
@@ -223,13 +237,19 @@ type ProxmoxCliFields = Extract<SourceConfig, { kind: "proxmox-cli" }>;
 
 /** A cluster read with pvesh (or pct/qm) over SSH to one node: the same targets as the API path. */
 function proxmoxCliSource(id: string, fields: Omit<ProxmoxCliFields, "kind" | "id">, deps: SourceDeps): DiscoverySource {
-  const p = sshProbing({ ...fields, kind: "ssh", id, hosts: [] }, deps);
+  // One connection, one node: no retries, breaker or concurrency to configure.
+  const p = sshProbing({ ...fields, kind: "ssh", id, hosts: [], retries: 0, retry_min_delay_ms: 0, circuit_breaker: { failures: 3, cooldown_s: 300 } }, deps);
   return {
     id,
     kind: "proxmox-cli",
     async discover(ctx) {
       const startedAt = ctx.now();
       const where = `${fields.user}@${fields.address}:${fields.port}`;
+      const warnings: string[] = [];
+      if (fields.host_key_policy === "off") {
+        warnings.push(`${id}: host key checking is OFF (host_key_policy: off); any machine answering at ${fields.address} is trusted`);
+        ctx.log.warn(warnings[0]!);
+      }
       const runner = new SshRunner({
         endpoint: { host: fields.address, port: fields.port, username: fields.user },
         auth: p.authFor(),

@@ -123,7 +123,8 @@ export interface TargetObservation {
   durationMs: number;
 }
 
-export type HostKeyCheck = "pinned" | "first_use" | "mismatch" | "known_hosts" | "unchecked";
+/** mismatch: differs from the TOFU pin (can be accepted); not_in_known_hosts: strict policy refused it (fix known_hosts). */
+export type HostKeyCheck = "pinned" | "first_use" | "mismatch" | "not_in_known_hosts" | "known_hosts" | "unchecked";
 
 export interface EndpointObs {
   /** "ssh:<address>:<port>", the key under which host keys are pinned and failures counted. */

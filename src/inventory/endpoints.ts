@@ -1,6 +1,6 @@
 // SSH endpoint memory read by discovery (pins, breaker state) and the explicit
 // accept of a changed host key.
-import { eq, isNotNull, or } from "drizzle-orm";
+import { eq, isNotNull, isNull, or } from "drizzle-orm";
 import type { Db } from "../db/open.js";
 import { events, sshEndpoints } from "../db/schema.js";
 
@@ -79,4 +79,17 @@ export function acceptHostKey(db: Db, ref: { endpoint?: string; targetId?: strin
     },
     { behavior: "immediate" },
   );
+}
+
+/** TOFU for helper connections (no observation follows them): pin the first key seen, never replace one. */
+export function pinHostKeyOnFirstUse(db: Db, endpoint: string, key: { fingerprint: string; type: string }, now: Date): void {
+  const at = now.toISOString();
+  db.insert(sshEndpoints)
+    .values({ endpoint, pinnedFingerprint: key.fingerprint, pinnedKeyType: key.type, pinnedAt: at })
+    .onConflictDoUpdate({
+      target: sshEndpoints.endpoint,
+      set: { pinnedFingerprint: key.fingerprint, pinnedKeyType: key.type, pinnedAt: at },
+      where: isNull(sshEndpoints.pinnedFingerprint),
+    })
+    .run();
 }

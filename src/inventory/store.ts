@@ -470,6 +470,12 @@ function recordEndpoint(tx: Tx, targetId: string, obs: TargetObservation, at: st
   const row = tx.select().from(sshEndpoints).where(eq(sshEndpoints.endpoint, ep.key)).get();
   const reached = REACHED.has(obs.status);
   const next: Partial<typeof sshEndpoints.$inferInsert> = { targetId };
+  const key = ep.presentedKey;
+  // The same endpoint reached twice in one run (two sources) with different keys on
+  // "first use": the second is a mismatch against the pin the first one just wrote.
+  const check = ep.hostKeyCheck === "first_use" && key && row?.pinnedFingerprint && row.pinnedFingerprint !== key.fingerprint ? "mismatch" : ep.hostKeyCheck;
+  // A strict refusal is remembered by its key in last_error, so the event is raised once per key.
+  const strictMarker = key && check === "not_in_known_hosts" ? `not_in_known_hosts:${key.fingerprint}` : null;
   if (!ep.skipped && obs.status !== "cancelled") {
     if (reached) {
       next.consecutiveFailures = 0;
@@ -477,16 +483,34 @@ function recordEndpoint(tx: Tx, targetId: string, obs: TargetObservation, at: st
     } else {
       next.consecutiveFailures = (row?.consecutiveFailures ?? 0) + 1;
       next.lastFailureAt = at;
-      next.lastError = obs.error ?? obs.status;
+      next.lastError = strictMarker ?? obs.error ?? obs.status;
     }
   }
-  const key = ep.presentedKey;
-  if (key && ep.hostKeyCheck === "first_use" && reached && !row?.pinnedFingerprint) {
+  if (key && check === "first_use" && reached && !row?.pinnedFingerprint) {
     next.pinnedFingerprint = key.fingerprint;
     next.pinnedKeyType = key.type;
     next.pinnedAt = at;
   }
-  if (key && ep.hostKeyCheck === "mismatch" && row?.pendingFingerprint !== key.fingerprint) {
+  // Back with the trusted key: a key seen in between is no longer waiting to be accepted.
+  if (key && check === "pinned" && reached && row?.pendingFingerprint) {
+    next.pendingFingerprint = null;
+    next.pendingKeyType = null;
+    next.pendingAt = null;
+  }
+  if (key && strictMarker && row?.lastError !== strictMarker) {
+    tx.insert(events)
+      .values({
+        ts: at,
+        targetId,
+        runId,
+        type: "host_key_changed",
+        severity: "critical",
+        message: `${ep.key} presented host key ${key.fingerprint} (${key.type}), which known_hosts does not trust (host_key_policy: strict); connection refused. Update known_hosts if the change is legitimate.`,
+        data: JSON.stringify({ endpoint: ep.key, trusted: "known_hosts", presented: key.fingerprint, presented_type: key.type }),
+      })
+      .run();
+  }
+  if (key && check === "mismatch" && row?.pendingFingerprint !== key.fingerprint) {
     next.pendingFingerprint = key.fingerprint;
     next.pendingKeyType = key.type;
     next.pendingAt = at;

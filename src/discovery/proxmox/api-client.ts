@@ -73,6 +73,18 @@ export function classifyPveError(err: unknown, path: string): PveApiError {
   return new PveApiError("network", null, short(code || msg.replace(/^.*cause by:/, "")), { cause: err });
 }
 
+function anySignal(signals: AbortSignal[]): AbortSignal {
+  const controller = new AbortController();
+  for (const s of signals) {
+    if (s.aborted) {
+      controller.abort(s.reason);
+      break;
+    }
+    s.addEventListener("abort", () => controller.abort(s.reason), { once: true });
+  }
+  return controller.signal;
+}
+
 /** Token bucket: `rate` requests per second, bursts up to `rate`. */
 class TokenBucket {
   private tokens: number;
@@ -107,9 +119,19 @@ export class PveClient {
   constructor(private readonly opts: PveClientOptions) {
     this.limit = pLimit(Math.max(1, opts.concurrency));
     this.bucket = new TokenBucket(Math.max(1, opts.requestsPerSecond));
-    this.dispatcher = new Agent({ connect: this.connector(), connections: Math.max(1, opts.concurrency) });
-    const fetchImpl = (url: unknown, init: Record<string, unknown> = {}) =>
-      undiciFetch(url as string, { ...init, dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
+    // proxmox-api's own timer stops at the headers; these bound the body too.
+    this.dispatcher = new Agent({
+      connect: this.connector(),
+      connections: Math.max(1, opts.concurrency),
+      headersTimeout: opts.timeoutMs,
+      bodyTimeout: opts.timeoutMs,
+    });
+    const fetchImpl = (url: unknown, init: Record<string, unknown> = {}) => {
+      // The run's cancellation reaches the socket, not only the queue.
+      const signals = [init.signal as AbortSignal | undefined, opts.signal].filter((x): x is AbortSignal => x !== undefined);
+      const signal = signals.length > 1 ? anySignal(signals) : signals[0];
+      return undiciFetch(url as string, { ...init, ...(signal ? { signal } : {}), dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
+    };
     const common = {
       host: opts.host,
       port: opts.port,

@@ -242,10 +242,11 @@ async function probeHost(spec: SshHostSpec, opts: SshSourceOptions, ctx: Discove
     }
     if (opts.hostKeyPolicy === "strict") {
       const verdict = checkKnownHosts(opts.knownHosts ?? [], spec.address, spec.port, k.fingerprint);
-      check = verdict.trusted ? "known_hosts" : "mismatch";
+      check = verdict.trusted ? "known_hosts" : "not_in_known_hosts";
       return verdict.trusted;
     }
-    const pinned = state?.pinnedFingerprints ?? [];
+    // A pct exec probe talks to the guest's node: the node's pin applies.
+    const pinned = (spec.pctExec ? opts.endpoints.get(endpointKey(spec.address, spec.port)) : state)?.pinnedFingerprints ?? state?.pinnedFingerprints ?? [];
     if (pinned.length === 0) {
       check = "first_use";
       return true;
@@ -305,7 +306,13 @@ async function probeHost(spec: SshHostSpec, opts: SshSourceOptions, ctx: Discove
     ...base,
     name: p.name || spec.name,
     // A key that failed the check must not become an identity of this target.
-    identity: [...p.identity, ...(presented && check !== "mismatch" ? [`ssh-hostkey:${presented.fingerprint}`] : []), key, ...extra],
+    // A key that failed the check is no identity; nor is the node's key for a pct exec probe.
+    identity: [
+      ...p.identity,
+      ...(presented && check !== "mismatch" && check !== "not_in_known_hosts" && !spec.pctExec ? [`ssh-hostkey:${presented.fingerprint}`] : []),
+      key,
+      ...extra,
+    ],
     status: result.status,
     ...(result.error ? { error: result.error } : {}),
     sections: p.sections,
