@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, hostname, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import ssh2 from "ssh2";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { verifyAuditChain } from "../src/inventory/audit.js";
 import { auditRows, startHarness, text, type Harness } from "./support/harness.js";
@@ -213,6 +214,16 @@ describe("ssh discovery", () => {
     const t = (await h.client.callTool({ name: "get_target", arguments: { target: "flip" } })).structuredContent as S;
     expect(t.issues).toEqual([]);
     expect(t.ssh_endpoints[0].pending_fingerprint).toBeNull();
+  });
+
+  it("under `strict`, asks first for the key type known_hosts holds (an RSA-only entry for a host that also has ed25519)", async () => {
+    const rsa = ssh2.utils.generateKeyPairSync("rsa", { bits: 2048 });
+    const s = await sim({ host: host("rsa-known", "os-release-debian12.txt"), extraHostKeys: [rsa.private] });
+    const kh = join(dir, "known_hosts_rsa");
+    writeFileSync(kh, `[127.0.0.1]:${s.port} ${rsa.public}\n`);
+    h = await startHarness({ configJson: { sources: [sshSource([s], { host_key_policy: "strict", known_hosts_file: kh })] }, env: ENV });
+    const r = await discover(h);
+    expect(r).toMatchObject({ status: "ok", problems: [] });
   });
 
   it("checks host keys against known_hosts under `strict`, and warns on every run under `off`", async () => {

@@ -70,3 +70,9 @@ export function checkKnownHosts(entries: KnownHostEntry[], host: string, port: n
   if (mine.some((e) => !e.revoked && e.fingerprint === fingerprint)) return { trusted: true, reason: "match" };
   return { trusted: false, reason: mine.length ? "mismatch" : "unknown_host" };
 }
+
+/** Key types known_hosts trusts for host:port, so the handshake can ask for one of them first (as OpenSSH does). */
+export function knownHostKeyTypes(entries: KnownHostEntry[], host: string, port: number): string[] {
+  const name = hostName(host, port);
+  return [...new Set(entries.filter((e) => !e.revoked && entryMatches(e, name)).map((e) => e.keyType))];
+}

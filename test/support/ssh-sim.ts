@@ -24,6 +24,8 @@ export interface SimHostOptions {
   port?: number;
   /** PEM/OpenSSH private key; default a fresh ed25519 key (see generateEd25519KeyPair). */
   hostKey?: string | Buffer;
+  /** More host keys of other types (e.g. RSA), offered too. */
+  extraHostKeys?: Array<string | Buffer>;
   /** Default { root: { password: "pw" } }. publicKeys are OpenSSH public key lines. */
   users?: Record<string, { password?: string; publicKeys?: string[] }>;
   /** Latency added before answering each exec. */
@@ -283,7 +285,7 @@ export async function startSimHost(opts: SimHostOptions = {}): Promise<SimHost> 
     });
   };
 
-  const ssh = new SshServer({ hostKeys: [hostKeyPem] }, (conn, info) => onConnection(conn, socketsByPort.get(info.port)));
+  const ssh = new SshServer({ hostKeys: [hostKeyPem, ...(opts.extraHostKeys ?? [])] }, (conn, info) => onConnection(conn, socketsByPort.get(info.port)));
   ssh.on("error", () => {});
 
   // We own the listener and inject each socket into ssh2, so every socket is

@@ -33,6 +33,17 @@ export interface SshRunnerOptions {
   /** Decides whether to trust the key the server presents; false refuses the connection. */
   verifyHostKey: (key: PresentedHostKey) => boolean;
   keepaliveIntervalMs?: number;
+  /** Host key types to negotiate first (strict: those known_hosts holds), as OpenSSH orders them. */
+  preferredHostKeyTypes?: string[];
+}
+
+// ssh2's default server host key order; a preferred type moves to the front.
+const HOST_KEY_ALGORITHMS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"];
+
+/** Maps known_hosts key types to the algorithms that present them (an ssh-rsa key is offered as rsa-sha2-*). */
+export function hostKeyAlgorithmOrder(preferredTypes: readonly string[]): string[] {
+  const first = preferredTypes.flatMap((t) => (t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : HOST_KEY_ALGORITHMS.includes(t) ? [t] : []));
+  return [...new Set([...first, ...HOST_KEY_ALGORITHMS])];
 }
 
 /** OpenSSH's fingerprint of a public key blob: SHA256, unpadded base64. */
@@ -196,6 +207,7 @@ export class SshRunner implements CommandRunner {
         readyTimeout: opts.timeoutMs,
         keepaliveInterval: this.opts.keepaliveIntervalMs ?? 5000,
         keepaliveCountMax: 3,
+        ...(this.opts.preferredHostKeyTypes?.length ? { algorithms: { serverHostKey: hostKeyAlgorithmOrder(this.opts.preferredHostKeyTypes) as never } } : {}),
         authHandler: methods,
         hostVerifier: (key: Buffer) => {
           const presented = { fingerprint: fingerprintOfBlob(key), type: keyTypeOfBlob(key) };

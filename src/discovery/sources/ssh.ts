@@ -5,7 +5,7 @@
 // failure is its own: it never fails the run.
 import pLimit from "p-limit";
 import pRetry, { AbortError } from "p-retry";
-import { checkKnownHosts, type KnownHostEntry } from "../known-hosts.js";
+import { checkKnownHosts, knownHostKeyTypes, type KnownHostEntry } from "../known-hosts.js";
 import { observedCollections, probe } from "../probe.js";
 import { RunnerError, type CommandRunner } from "../runner.js";
 import { SshRunner, type PresentedHostKey, type SshAuth } from "../runners/ssh.js";
@@ -262,7 +262,12 @@ async function probeHost(spec: SshHostSpec, opts: SshSourceOptions, ctx: Discove
           spec.pctExec.vmid,
         )
       : undefined) ??
-    new SshRunner({ endpoint: { host: spec.address, port: spec.port, username: spec.user }, auth: spec.auth, verifyHostKey: verify });
+    new SshRunner({
+      endpoint: { host: spec.address, port: spec.port, username: spec.user },
+      auth: spec.auth,
+      verifyHostKey: verify,
+      ...(opts.hostKeyPolicy === "strict" ? { preferredHostKeyTypes: knownHostKeyTypes(opts.knownHosts ?? [], spec.address, spec.port) } : {}),
+    });
 
   // Retries live in the runner: only connection faults before auth that are
   // likely to pass (reset, unreachable; "refused" only from a host that has
