@@ -12,6 +12,7 @@ import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from ".
 import { currentCorrelationId, withLogContext, type Logger } from "../log.js";
 import type { SourceFactory } from "./sources.js";
 import { isRunAlive, RUN_GRACE_MS } from "./liveness.js";
+import { anySignal } from "../discovery/signals.js";
 
 export class DiscoveryBusyError extends Error {
   override name = "DiscoveryBusyError";
@@ -21,19 +22,6 @@ export class DiscoveryBusyError extends Error {
   ) {
     super(`Discovery run ${runId} is already running (started ${startedAt}). Call get_discovery_status to follow it, then read the results.`);
   }
-}
-
-/** AbortSignal.any arrived in Node 20.3; this is the same for older 20.x. */
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  const controller = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) {
-      controller.abort(s.reason);
-      break;
-    }
-    s.addEventListener("abort", () => controller.abort(s.reason), { once: true });
-  }
-  return controller.signal;
 }
 
 /** Marks a run failed after an error, retrying briefly if the database is busy; logs if it cannot. */

@@ -6,6 +6,7 @@
 import { ProxmoxEngine } from "proxmox-api";
 import pLimit from "p-limit";
 import { Agent, buildConnector, fetch as undiciFetch } from "undici";
+import { anySignal } from "../signals.js";
 
 export type PveAuth = { kind: "token"; tokenId: string; secret: string } | { kind: "password"; username: string; password: string };
 
@@ -71,18 +72,6 @@ export function classifyPveError(err: unknown, path: string): PveApiError {
   }
   if (/AbortError|aborted|timeout/i.test(`${code} ${msg}`)) return new PveApiError("timeout", null, short("no answer within the deadline"), { cause: err });
   return new PveApiError("network", null, short(code || msg.replace(/^.*cause by:/, "")), { cause: err });
-}
-
-function anySignal(signals: AbortSignal[]): AbortSignal {
-  const controller = new AbortController();
-  for (const s of signals) {
-    if (s.aborted) {
-      controller.abort(s.reason);
-      break;
-    }
-    s.addEventListener("abort", () => controller.abort(s.reason), { once: true });
-  }
-  return controller.signal;
 }
 
 /** Token bucket: `rate` requests per second, bursts up to `rate`. */
