@@ -2,7 +2,6 @@
 // canned output, the real script under every shell on this machine, and the
 // real script against stub tools, checking that the shell's summaries (nft and
 // iptables are counted in the shell) agree with the pure parsers.
-import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import {
 import { buildProbeScript, interpretProbe, newNonce, probe, splitProbeOutput, type ProbeInterpretation } from "../src/discovery/probe.js";
 import { LocalRunner } from "../src/discovery/runners/local.js";
 import { debianHost, fixture, renderProbeOutput, ScriptedRunner, type CannedHost, type CannedSection } from "./support/scripted-runner.js";
+import { PROBE_SHELLS, which } from "./support/shells.js";
 
 function interpret(host: CannedHost): ProbeInterpretation {
   const nonce = newNonce();
@@ -239,19 +239,7 @@ describe("interpreting the security sections", () => {
 
 // --- the real script ---------------------------------------------------------
 
-function which(cmd: string): string | null {
-  try {
-    return execFileSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-const shells: Array<[string, string]> = [
-  ["dash", "dash -s"],
-  ["bash", "bash -s"],
-  ["busybox ash", "busybox sh -s"],
-];
+const shells = PROBE_SHELLS;
 const NEW_SECTIONS = ["firewall", "sshd", "updates"] as const;
 const RUNNER_TIMEOUT_MS = 30_000;
 

@@ -1,25 +1,13 @@
 // The probe script against real shells on this machine, and its framing against
 // hostile output; the local runner's deadline, byte cap and cancellation.
-import { execFileSync } from "node:child_process";
 import { cpus, hostname, totalmem } from "node:os";
 import { describe, expect, it } from "vitest";
 import { buildProbeScript, interpretProbe, newNonce, probe, splitProbeOutput } from "../src/discovery/probe.js";
 import { LocalRunner } from "../src/discovery/runners/local.js";
 import { fixture, renderProbeOutput } from "./support/scripted-runner.js";
+import { PROBE_SHELLS, which } from "./support/shells.js";
 
-function which(cmd: string): string | null {
-  try {
-    return execFileSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).trim() || null;
-  } catch {
-    return null;
-  }
-}
-
-const shells: Array<[string, string]> = [
-  ["dash", "dash -s"],
-  ["bash", "bash -s"],
-  ["busybox ash", "busybox sh -s"],
-];
+const shells = PROBE_SHELLS;
 
 describe("the probe script runs under every shell it promises", () => {
   for (const [label, command] of shells) {
