@@ -104,7 +104,6 @@ have() { command -v "$1" >/dev/null 2>&1; }`;
 }
 
 export function buildProbeScript(nonce: string): string {
-  const M = `@@fleet-${nonce}@@`;
   return `# fleet-mcp probe v1
 ${scriptPrelude(nonce, SECTION_TIMEOUT_S)}
 sec() {
