@@ -40,6 +40,11 @@ export function deriveTargetId(kind: TargetKind, identity: string): string {
 
 const REACHED = new Set(["ok", "partial"]);
 
+/** Keys that say where a machine is reached (an SSH endpoint, the local host, a pct exec path), not what it is. */
+function isLocator(identity: string): boolean {
+  return /^(ssh|endpoint|pct):/.test(identity);
+}
+
 /** Fact keys mirrored into summary columns of `targets`, so overviews read one table. */
 const SUMMARY_COLUMNS = {
   "os.id": "osId",
@@ -244,7 +249,7 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
   for (const identity of obs.identity) {
     // Locators (where a machine is reached, not what it is) follow whichever
     // machine answered there last; real identities are never reassigned.
-    const locator = identity.startsWith("ssh:") || identity.startsWith("endpoint:");
+    const locator = isLocator(identity);
     const values = placeholders(["identity", "targetId", "sourceId", "firstSeenAt"]) as unknown as typeof targetIdentities.$inferInsert;
     const stmt =
       locator && reached
