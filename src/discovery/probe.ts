@@ -7,15 +7,19 @@
 import { createHash, randomBytes } from "node:crypto";
 import {
   applySshdDefaults,
+  applyUnitFileStates,
   classifyDockerError,
+  DOCKER_INSPECT_FORMAT,
   FIREWALL_TOOLS,
   isMissingPackageCache,
   isPseudoFilesystem,
   isSystemdNotBooted,
+  mergeDockerInspect,
   packageManagerError,
   parseComposeLs,
   parseCpuinfo,
   parseDf,
+  parseDockerInspect,
   parseDockerPs,
   parseIpJson,
   parseIpText,
@@ -36,10 +40,14 @@ import {
   parseSshdT,
   parseSystemctlJson,
   parseSystemctlText,
+  parseSystemctlUnitFilesJson,
+  parseSystemctlUnitFilesText,
   parseUname,
   splitSshdConfigDump,
+  type DockerInspectObs,
   type PackageManager,
   type SshdSettings,
+  type UnitFileObs,
 } from "./parsers/index.js";
 import { RunnerError, type CommandRunner } from "./runner.js";
 import type { FactValue, HostStatus, SectionResult, TargetObservation } from "./types.js";
@@ -137,22 +145,45 @@ s_ports() {
   for f in tcp tcp6 udp udp6; do [ -r /proc/net/$f ] && { echo "#proc $f"; cat /proc/net/$f; }; done
   return 0
 }
+# The units (list-units), then after "#@unit-files <json|text> <rc>" whether each
+# is enabled (list-unit-files). The section's status is list-units'; a failing
+# list-unit-files only costs the enabled states.
 s_systemd() {
   if [ ! -d /run/systemd/system ]; then echo '#not-running'; return 0; fi
   if ! have systemctl; then echo '#no-systemctl'; return 0; fi
   out=$($TO systemctl list-units --type=service --all --output=json --no-pager 2>/dev/null)
   case "$out" in
-    \\[*) echo '#json'; printf '%s\\n' "$out"; return 0 ;;
+    \\[*)
+      echo '#json'; printf '%s\\n' "$out"
+      out=$($TO systemctl list-unit-files --type=service --output=json --no-pager 2>/dev/null); rc=$?
+      case "$out" in \\[*) printf '#@unit-files json %s\\n%s\\n' "$rc" "$out"; return 0 ;; esac ;;
+    *)
+      echo '#text'
+      $TO systemctl list-units --type=service --all --no-legend --plain --no-pager --full || return $? ;;
   esac
-  echo '#text'
-  $TO systemctl list-units --type=service --all --no-legend --plain --no-pager --full
+  out=$($TO systemctl list-unit-files --type=service --no-legend --plain --no-pager); rc=$?
+  printf '#@unit-files text %s\\n%s\\n' "$rc" "$out"
+  return 0
 }
+# docker ps, then after "#@inspect <rc>" (or "#@inspect none": nothing to inspect)
+# one line per container of DOCKER_INSPECT_FORMAT. The ids come from the ps output
+# itself (hex, so safe unquoted), so both see the same containers, and inspect is
+# never called without arguments. The section's status is docker ps'; a failing
+# inspect only costs the extra fields.
 s_docker() {
   if ! have docker; then echo '#not-installed'; return 0; fi
   v=$(docker --version 2>/dev/null | sed -n 's/^Docker version \\([0-9][0-9]*\\).*/\\1/p')
   # --format json exists since docker CLI 23; older clients print the word "json".
-  if [ -n "$v" ] && [ "$v" -ge 23 ]; then $TO docker ps --all --no-trunc --format json
-  else $TO docker ps --all --no-trunc --format '{{json .}}'; fi
+  if [ -n "$v" ] && [ "$v" -ge 23 ]; then out=$($TO docker ps --all --no-trunc --format json)
+  else out=$($TO docker ps --all --no-trunc --format '{{json .}}'); fi
+  rc=$?
+  [ -n "$out" ] && printf '%s\\n' "$out"
+  [ "$rc" -eq 0 ] || return "$rc"
+  ids=$(printf '%s\\n' "$out" | sed -n 's/.*"ID":"\\([0-9a-f][0-9a-f]*\\)".*/\\1/p')
+  if [ -z "$ids" ]; then echo '#@inspect none'; return 0; fi
+  out=$($TO docker inspect --type container --format '${DOCKER_INSPECT_FORMAT}' $ids); rc=$?
+  printf '#@inspect %s\\n%s\\n' "$rc" "$out"
+  return 0
 }
 s_compose() {
   if ! have docker; then echo '#not-installed'; return 0; fi
@@ -314,6 +345,18 @@ export function sshKeyFingerprint(base64Blob: string): string {
 function firstLine(s: string, max = 300): string {
   const line = s.split("\n").find((l) => l.trim() !== "") ?? "";
   return line.trim().slice(0, max);
+}
+
+/**
+ * Splits a section body at the first line starting with `marker` (a second
+ * command's output that the script appends, e.g. "#@inspect 0"): what came
+ * before, the rest of the marker line (null without one), and what follows.
+ */
+function splitAtMarker(body: string, marker: string): { head: string; tag: string | null; tail: string } {
+  const lines = body.split("\n");
+  const i = lines.findIndex((l) => l === marker || l.startsWith(`${marker} `));
+  if (i < 0) return { head: body, tag: null, tail: "" };
+  return { head: lines.slice(0, i).join("\n"), tag: lines[i]!.slice(marker.length).trim(), tail: lines.slice(i + 1).join("\n") };
 }
 
 /** Turns raw sections into facts and collections; never throws on odd output. */
@@ -478,8 +521,30 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
       return { status: "unavailable", reason: "no_systemctl" };
     }
     requireZero(sec);
-    out.services = tag === "#json" ? parseSystemctlJson(rest) : parseSystemctlText(rest);
+    const units = splitAtMarker(rest, "#@unit-files");
+    const listed = tag === "#json" ? parseSystemctlJson(units.head) : parseSystemctlText(units.head);
     facts["systemd.status"] = "running";
+    // list-unit-files only adds `enabled`: when it fails the services stay, with enabled null.
+    let files: UnitFileObs[] | null = null;
+    let problem: string | null = null;
+    if (units.tag === null) problem = "no systemctl list-unit-files output";
+    else {
+      const [mode, rcText] = units.tag.split(" ");
+      const rc = Number(rcText);
+      if (rc !== 0) {
+        problem = isTimeoutExit(rc)
+          ? `systemctl list-unit-files timed out after ${SECTION_TIMEOUT_S} s`
+          : firstLine(sec.stderr) || `systemctl list-unit-files exited ${rcText ?? "?"}`;
+      } else {
+        try {
+          files = mode === "json" ? parseSystemctlUnitFilesJson(units.tail) : parseSystemctlUnitFilesText(units.tail);
+        } catch (err) {
+          problem = (err as Error).message;
+        }
+      }
+    }
+    out.services = applyUnitFileStates(listed, files);
+    if (problem !== null) return { status: "ok", reason: "unit_files_failed", detail: firstLine(problem) };
   });
   take("docker", (body, sec) => {
     if (body.trim() === "#not-installed") {
@@ -494,8 +559,35 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
       }
       throw new Error(firstLine(sec.stderr) || `docker ps exited ${sec.exitCode}`);
     }
-    out.containers = parseDockerPs(body);
+    const ps = splitAtMarker(body, "#@inspect");
+    const listed = parseDockerPs(ps.head);
     facts["docker.status"] = "ok";
+    // docker inspect only adds fields: when it fails the containers stay, with those fields null.
+    let rows: DockerInspectObs[] = [];
+    let why: string | null = null;
+    if (ps.tag === null || ps.tag === "none") {
+      if (listed.length > 0) why = ps.tag === null ? "no docker inspect output" : "no container ids found in the docker ps output";
+    } else {
+      const rc = Number(ps.tag);
+      try {
+        rows = parseDockerInspect(ps.tail);
+      } catch (err) {
+        why = (err as Error).message;
+      }
+      // Exit 1 with the others printed: a container was removed after docker ps.
+      if (rc !== 0)
+        why = isTimeoutExit(rc) ? `docker inspect timed out after ${SECTION_TIMEOUT_S} s` : firstLine(sec.stderr) || `docker inspect exited ${ps.tag}`;
+    }
+    const merged = mergeDockerInspect(listed, rows);
+    out.containers = merged.containers;
+    const missed = listed.length - merged.inspected;
+    if (missed > 0 || why !== null) {
+      return {
+        status: "ok",
+        reason: merged.inspected === 0 && listed.length > 0 ? "inspect_failed" : "inspect_partial",
+        detail: firstLine(`${missed} of ${listed.length} containers without inspect data${why ? `: ${why}` : ""}`),
+      };
+    }
   });
   take("compose", (body, sec) => {
     if (body.trim() === "#not-installed") return { status: "unavailable", reason: "not_installed" };

@@ -31,6 +31,8 @@ export interface ServiceObs {
   load: string | null;
   active: string | null;
   sub: string | null;
+  /** Unit file state (enabled, disabled, static, masked, ...), when known. */
+  enabled?: string | null;
 }
 
 export interface ContainerObs {
@@ -44,6 +46,14 @@ export interface ContainerObs {
   composeProject: string | null;
   composeService: string | null;
   createdAt: string | null;
+  /** From `docker inspect`, when the probe could run it. */
+  imageId?: string | null;
+  restartCount?: number | null;
+  /** healthy | unhealthy | starting, when the image has a health check. */
+  health?: string | null;
+  exitCode?: number | null;
+  privileged?: boolean | null;
+  networkMode?: string | null;
 }
 
 export interface StackObs {

@@ -1,5 +1,6 @@
 import { describe, it, expect } from "vitest";
 import {
+  applyUnitFileStates,
   isSystemdNotBooted,
   parseSystemctlJson,
   parseSystemctlText,
@@ -138,5 +139,65 @@ describe("systemctl list-unit-files", () => {
   it("text form skips the header and footer", () => {
     const text = "UNIT FILE       STATE   PRESET\nssh.service     enabled enabled\n\n1 unit files listed.\n";
     expect(parseSystemctlUnitFilesText(text)).toEqual([{ unit: "ssh.service", state: "enabled", preset: "enabled" }]);
+  });
+});
+
+describe("applyUnitFileStates", () => {
+  // Units as list-units reports them (the default-output capture plus a few a
+  // Debian 12 host runs), against the Debian 12 list-unit-files captures.
+  const units = [
+    ...parseSystemctlText(fixture("systemctl-list-units-default.txt")),
+    svc("getty@tty1.service", "loaded", "active", "running", "Getty on tty1"),
+    svc("postgresql@16-main.service", "loaded", "active", "running", "PostgreSQL Cluster 16-main"),
+    svc("serial-getty@ttyS0.service", "loaded", "active", "running", "Serial Getty on ttyS0"),
+    svc("postgresql.service", "loaded", "active", "exited", "PostgreSQL RDBMS"),
+    svc("e2scrub_reap.service", "loaded", "inactive", "dead", "Remove Stale Online ext4 Metadata Check Snapshots"),
+    svc("hwclock.service", "masked", "inactive", "dead", "hwclock.service"),
+    svc("run-u42.service", "loaded", "active", "running", "/usr/bin/sleep 600"),
+    svc("nosuch.service", "not-found", "inactive", "dead", "nosuch.service"),
+  ];
+
+  it.each([
+    ["postgresql.service", "enabled"],
+    ["e2scrub_reap.service", "enabled"],
+    ["hwclock.service", "masked"],
+    ["systemd-journal-flush.service", "static"],
+    ["systemd-update-utmp.service", "static"],
+    // Instances take their template's state.
+    ["getty@tty1.service", "enabled"],
+    ["postgresql@16-main.service", "disabled"],
+    ["serial-getty@ttyS0.service", "disabled"],
+    // No unit file: the minikube units of the list-units capture, a transient unit, a missing one.
+    ["kubelet.service", null],
+    ["containerd.service", null],
+    ["run-u42.service", null],
+    ["nosuch.service", null],
+  ] as const)("%s -> %s (JSON and plain text agree)", (name, enabled) => {
+    for (const files of [
+      parseSystemctlUnitFilesJson(fixture("systemctl-list-unit-files.json")),
+      parseSystemctlUnitFilesText(fixture("systemctl-list-unit-files-plain.txt")),
+    ]) {
+      expect(applyUnitFileStates(units, files).find((s) => s.name === name)?.enabled).toBe(enabled);
+    }
+  });
+
+  it("an instance with a unit file of its own keeps it; the rest of the unit is untouched", () => {
+    const files = [
+      { unit: "getty@.service", state: "enabled", preset: "enabled" },
+      { unit: "getty@tty9.service", state: "masked", preset: null },
+    ];
+    const out = applyUnitFileStates(
+      [svc("getty@tty9.service", "masked", "inactive", "dead", null), svc("getty@tty1.service", "loaded", "active", "running", "Getty on tty1")],
+      files,
+    );
+    expect(out).toEqual([
+      { ...svc("getty@tty9.service", "masked", "inactive", "dead", null), enabled: "masked" },
+      { ...svc("getty@tty1.service", "loaded", "active", "running", "Getty on tty1"), enabled: "enabled" },
+    ]);
+  });
+
+  it("unknown unit files (list-unit-files failed): every unit gets null", () => {
+    expect(applyUnitFileStates(units, null).every((s) => s.enabled === null)).toBe(true);
+    expect(applyUnitFileStates(units, null)).toHaveLength(units.length);
   });
 });

@@ -63,6 +63,35 @@ export class ScriptedRunner implements CommandRunner {
   }
 }
 
+/**
+ * `systemctl list-unit-files --type=service --output=json` of a Debian 12 host:
+ * the systemd 252 capture plus the unit files of the canned services (ssh and
+ * nginx enabled, ssh's sshd alias, backup started by a timer, so static), sorted
+ * as systemctl sorts them.
+ */
+export function debianUnitFiles(): string {
+  const rows = JSON.parse(fixture("systemctl-list-unit-files.json")) as Array<{ unit_file: string; state: string; preset: string | null }>;
+  rows.push(
+    { unit_file: "ssh.service", state: "enabled", preset: "enabled" },
+    { unit_file: "sshd.service", state: "alias", preset: null },
+    { unit_file: "nginx.service", state: "enabled", preset: "enabled" },
+    { unit_file: "backup.service", state: "static", preset: null },
+  );
+  return JSON.stringify(rows.sort((a, b) => (a.unit_file < b.unit_file ? -1 : a.unit_file > b.unit_file ? 1 : 0)));
+}
+
+/** The probe's `docker inspect` lines (real CLI output, see the fixture's .src) for the containers of a `docker ps` output. */
+export function inspectOf(psJsonl: string): string {
+  const ids = psJsonl
+    .split("\n")
+    .map((l) => /"ID":"([0-9a-f]+)"/.exec(l)?.[1])
+    .filter((id): id is string => id !== undefined);
+  return fixture("docker-inspect-fleet-template.txt")
+    .split("\n")
+    .filter((l) => ids.some((id) => l.includes(`"id":"${id}`)))
+    .join("\n");
+}
+
 /** A Debian 12 host with systemd, docker and compose, from the captures. */
 export function debianHost(overrides: Partial<CannedHost> = {}): CannedHost {
   return {
@@ -86,9 +115,10 @@ export function debianHost(overrides: Partial<CannedHost> = {}): CannedHost {
           { unit: "ssh.service", load: "loaded", active: "active", sub: "running", description: "OpenBSD Secure Shell server" },
           { unit: "nginx.service", load: "loaded", active: "active", sub: "running", description: "A high performance web server" },
           { unit: "backup.service", load: "loaded", active: "failed", sub: "failed", description: "Nightly backup" },
-        ]),
+        ]) +
+        `\n#@unit-files json 0\n${debianUnitFiles()}`,
     },
-    docker: { body: fixture("docker-ps-all-no-trunc.jsonl") },
+    docker: { body: `${fixture("docker-ps-all-no-trunc.jsonl").trimEnd()}\n#@inspect 0\n${inspectOf(fixture("docker-ps-all-no-trunc.jsonl"))}` },
     compose: { body: fixture("docker-compose-ls.json") },
     firewall: { body: "nft=not_installed\niptables=not_installed\nufw=ok\nufw_status=Status: active\nfirewalld=not_installed" },
     sshd: { body: "#sshd-T\nport 22\npermitrootlogin without-password\npubkeyauthentication yes\npasswordauthentication no" },

@@ -1,8 +1,10 @@
 // Parses `docker ps --all --no-trunc --format '{{json .}}'` (or `--format json`,
-// docker CLI >= 23; both print one JSON object per line) and
-// `docker compose ls --all --format json`, and classifies docker's stderr.
-// Captures: test/fixtures/docker-ps-all-{no-trunc,trunc}.jsonl (real CLI 28.2.2
-// against a stub daemon), docker-compose-ls.json (Compose v5.3.1),
+// docker CLI >= 23; both print one JSON object per line), `docker inspect` with
+// our own template (DOCKER_INSPECT_FORMAT) and `docker compose ls --all --format
+// json`, and classifies docker's stderr.
+// Captures: test/fixtures/docker-ps-all-{no-trunc,trunc}.jsonl and
+// docker-inspect-fleet-template.txt (real CLI 28.2.2 against a stub daemon),
+// docker-inspect-no-such-container.txt, docker-compose-ls.json (Compose v5.3.1),
 // docker-ps-no-daemon.txt, docker-ps-permission-denied.txt; FORMATS.md §4.7.
 
 import type { ContainerObs, StackObs } from "../types.js";
@@ -52,6 +54,20 @@ function stateFromStatus(status: string | null): string {
   return "unknown";
 }
 
+// Status is the Engine's State.String(): only a running container shows its health
+// ("Up 2 hours (healthy)", "(health: starting)"), and only exited and restarting
+// ones show an exit code ("Exited (137) 2 days ago", "Restarting (1) 5 seconds ago").
+function healthFromStatus(status: string | null): string | null {
+  const m = status === null ? null : /^Up\b.*\((healthy|unhealthy|health: starting)\)\s*$/.exec(status);
+  if (!m) return null;
+  return m[1] === "health: starting" ? "starting" : m[1]!;
+}
+
+function exitCodeFromStatus(status: string | null): number | null {
+  const m = status === null ? null : /^(?:Exited|Restarting) \((-?\d+)\)/.exec(status);
+  return m ? Number(m[1]) : null;
+}
+
 function toContainer(row: Record<string, unknown>): ContainerObs | null {
   const id = str(row["ID"]);
   if (id === null) return null;
@@ -69,6 +85,8 @@ function toContainer(row: Record<string, unknown>): ContainerObs | null {
     composeProject: labels["com.docker.compose.project"] ?? null,
     composeService: labels["com.docker.compose.service"] ?? null,
     createdAt: str(row["CreatedAt"]),
+    health: healthFromStatus(status),
+    exitCode: exitCodeFromStatus(status),
   };
 }
 
@@ -101,6 +119,110 @@ export function parseDockerPs(text: string): ContainerObs[] {
   }
   if (parsed === 0 && bad > 0) throw new Error("docker ps: expected one JSON object per line");
   return out;
+}
+
+/**
+ * The `docker inspect --format` template of the probe: one JSON object per line
+ * with only the fields the inventory keeps. Never `{{json .}}` nor anything under
+ * .Config: Config.Env holds secrets. Every string goes through {{json}}, so no tab,
+ * newline or quote in a value can break the line. `.ID`, not `.Id`: the CLI runs
+ * the template on its typed InspectResponse (Go field ID) and, if that fails,
+ * silently retries on the raw JSON map, where `.State.Health` of a container
+ * without a health check is an error (seen with CLI 28.2.2; see the fixture's .src).
+ * It contains no single quote, so the probe can quote it with '...'.
+ */
+export const DOCKER_INSPECT_FORMAT =
+  '{"id":{{json .ID}},"name":{{json .Name}},"image":{{json .Image}},"restarts":{{json .RestartCount}},"exit":{{json .State.ExitCode}},' +
+  '"health":{{if .State.Health}}{{json .State.Health.Status}}{{else}}null{{end}},"privileged":{{json .HostConfig.Privileged}},' +
+  '"network":{{json .HostConfig.NetworkMode}}}';
+
+export interface DockerInspectObs {
+  id: string;
+  /** Without the leading "/". */
+  name: string | null;
+  /** "sha256:…", the image the container was created from. */
+  imageId: string | null;
+  restartCount: number | null;
+  exitCode: number | null;
+  /** starting | healthy | unhealthy; null without a health check. */
+  health: string | null;
+  privileged: boolean | null;
+  networkMode: string | null;
+}
+
+function int(v: unknown): number | null {
+  return typeof v === "number" && Number.isInteger(v) ? v : null;
+}
+
+/**
+ * Lines of DOCKER_INSPECT_FORMAT. Lines that do not parse are skipped: inspect
+ * prints the containers it found even when another one was removed meanwhile.
+ */
+export function parseDockerInspect(text: string): DockerInspectObs[] {
+  const out: DockerInspectObs[] = [];
+  let bad = 0;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line === "") continue;
+    let row: unknown;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      bad++;
+      continue;
+    }
+    if (!isRecord(row)) {
+      bad++;
+      continue;
+    }
+    const id = str(row["id"]);
+    if (id === null) continue;
+    const health = str(row["health"]);
+    out.push({
+      id,
+      name: str(row["name"])?.replace(/^\//, "") || null,
+      imageId: str(row["image"]),
+      restartCount: int(row["restarts"]),
+      exitCode: int(row["exit"]),
+      // "none" is the Engine's word for a health check disabled in the image.
+      health: health === "none" ? null : health,
+      privileged: typeof row["privileged"] === "boolean" ? row["privileged"] : null,
+      networkMode: str(row["network"]),
+    });
+  }
+  if (out.length === 0 && bad > 0) throw new Error("docker inspect: expected one JSON object per line");
+  return out;
+}
+
+/**
+ * Adds what `docker inspect` saw to the containers `docker ps` listed (ps decides
+ * which containers exist), matched by id, by id prefix (a truncated ps) or by
+ * name. Containers inspect did not cover keep the health and exit code derived
+ * from their ps Status and get null for the rest. Health is kept only for a
+ * running container and the exit code only for an exited, restarting or dead one,
+ * as ps shows them, so a run where inspect failed records the same values as one
+ * where it worked (a running container's State.ExitCode is a meaningless 0).
+ */
+export function mergeDockerInspect(containers: ContainerObs[], rows: DockerInspectObs[]): { containers: ContainerObs[]; inspected: number } {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const byName = new Map(rows.filter((r) => r.name !== null).map((r) => [r.name!, r]));
+  let inspected = 0;
+  const merged = containers.map((c): ContainerObs => {
+    const r = byId.get(c.id) ?? (c.id.length < 64 ? rows.find((x) => x.id.startsWith(c.id)) : undefined) ?? byName.get(c.name);
+    if (r) inspected++;
+    const running = c.state === "running";
+    const finished = c.state === "exited" || c.state === "restarting" || c.state === "dead";
+    return {
+      ...c,
+      imageId: r?.imageId ?? null,
+      restartCount: r?.restartCount ?? null,
+      health: running ? (r?.health ?? c.health ?? null) : null,
+      exitCode: finished ? (r?.exitCode ?? c.exitCode ?? null) : null,
+      privileged: r?.privileged ?? null,
+      networkMode: r?.networkMode ?? null,
+    };
+  });
+  return { containers: merged, inspected };
 }
 
 export type DockerErrorKind = "daemon_unreachable" | "permission_denied" | "not_installed" | "error";

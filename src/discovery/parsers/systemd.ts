@@ -108,3 +108,21 @@ export function parseSystemctlUnitFilesText(text: string): UnitFileObs[] {
   }
   return out;
 }
+
+/**
+ * Sets each service's `enabled` to its unit file state from list-unit-files. An
+ * instance (foo@bar.service) without a row of its own takes its template's
+ * (foo@.service), as `systemctl is-enabled` does. Units without a unit file
+ * (transient, not-found) and every unit when the list is unknown (`files` null)
+ * get null.
+ */
+export function applyUnitFileStates(services: ServiceObs[], files: UnitFileObs[] | null): ServiceObs[] {
+  const state = new Map((files ?? []).map((f) => [f.unit, f.state]));
+  return services.map((s) => {
+    let enabled = state.get(s.name);
+    const at = s.name.indexOf("@");
+    const dot = s.name.lastIndexOf(".");
+    if (enabled === undefined && at > 0 && dot > at + 1) enabled = state.get(`${s.name.slice(0, at + 1)}${s.name.slice(dot)}`);
+    return { ...s, enabled: enabled ?? null };
+  });
+}
