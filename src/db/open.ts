@@ -27,6 +27,10 @@ export function openDb(path: string, opts: OpenDbOptions = {}): Db {
     client.pragma("synchronous = NORMAL");
   }
   client.pragma("foreign_keys = ON");
+  // The default page cache (2 MB) is far below the working set of a large
+  // fleet's ingest (10,000 targets: ~350 MB of tables and indexes); 64 MB keeps
+  // the hot index pages in memory. It is an upper bound, not an allocation.
+  client.pragma("cache_size = -65536");
   const db = drizzle(client, { schema }) as Db;
   if (!opts.readonly) migrate(db, { migrationsFolder: MIGRATIONS_DIR });
   return db;

@@ -2,7 +2,7 @@
 // exports, and portable to the planned PostgreSQL backend). Every observed row
 // carries the source that saw it and when; current-state tables are rewritten per
 // target and source, history lives in the append-only tables (runs, audit).
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const targets = sqliteTable(
   "targets",
@@ -34,8 +34,36 @@ export const targets = sqliteTable(
     diskTotalBytes: integer("disk_total_bytes"),
     diskUsedBytes: integer("disk_used_bytes"),
     uptimeSeconds: real("uptime_seconds"),
+    /** production | staging | development | testing | lab | monitoring | gateway | unassigned */
+    role: text("role").notNull().default("unassigned"),
+    /** Where the role came from: manual (set_target_role, wins until cleared), config (a host entry), rule, or null (unassigned). */
+    roleSource: text("role_source"),
+    /** The rule or entry that set the role, for explanations. */
+    roleReason: text("role_reason"),
+    /** JSON array of tags, the union of every source's (config tags, Proxmox tags). */
+    tags: text("tags").notNull().default("[]"),
+    /** 0.0-1.0, null until the first health check. */
+    healthScore: real("health_score"),
+    /** JSON array of {code, severity, message, deduction}. */
+    healthIssues: text("health_issues").notNull().default("[]"),
+    healthCheckedAt: text("health_checked_at"),
+    // Counts of the target's collections (all sources), kept at ingest so the
+    // fleet overview reads one table, not 300,000 service and container rows.
+    serviceCount: integer("service_count").notNull().default(0),
+    servicesRunning: integer("services_running").notNull().default(0),
+    servicesFailed: integer("services_failed").notNull().default(0),
+    containerCount: integer("container_count").notNull().default(0),
+    containersRunning: integer("containers_running").notNull().default(0),
+    stackCount: integer("stack_count").notNull().default(0),
   },
-  (t) => [index("targets_name_idx").on(t.name), index("targets_kind_idx").on(t.kind), index("targets_parent_idx").on(t.parentId)],
+  (t) => [
+    index("targets_name_idx").on(t.name),
+    index("targets_kind_idx").on(t.kind),
+    index("targets_parent_idx").on(t.parentId),
+    index("targets_role_idx").on(t.role),
+    index("targets_lifecycle_idx").on(t.lifecycle),
+    index("targets_health_idx").on(t.healthScore),
+  ],
 );
 
 /** Every key that identifies a target (machine-id, SSH host key, PVE cluster+vmid, ...). */
@@ -64,8 +92,6 @@ export const facts = sqliteTable(
     /** JSON-encoded value. */
     value: text("value").notNull(),
     firstObservedAt: text("first_observed_at").notNull(),
-    observedAt: text("observed_at").notNull(),
-    runId: integer("run_id"),
   },
   (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.key] }), index("facts_key_idx").on(t.key)],
 );
@@ -82,10 +108,15 @@ export const services = sqliteTable(
     loadState: text("load_state"),
     activeState: text("active_state"),
     subState: text("sub_state"),
+    /** Unit file state (enabled, disabled, static, masked, ...), when the probe could read it. */
+    enabled: text("enabled"),
     firstObservedAt: text("first_observed_at").notNull(),
-    observedAt: text("observed_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.name] }), index("services_name_idx").on(t.name)],
+  (t) => [
+    primaryKey({ columns: [t.targetId, t.sourceId, t.name] }),
+    index("services_name_idx").on(t.name),
+    index("services_active_state_idx").on(t.activeState),
+  ],
 );
 
 export const containers = sqliteTable(
@@ -106,10 +137,16 @@ export const containers = sqliteTable(
     composeProject: text("compose_project"),
     composeService: text("compose_service"),
     createdAt: text("created_at"),
+    imageId: text("image_id"),
+    restartCount: integer("restart_count"),
+    /** healthy | unhealthy | starting, when the image defines a health check. */
+    health: text("health"),
+    exitCode: integer("exit_code"),
+    privileged: integer("privileged", { mode: "boolean" }),
+    networkMode: text("network_mode"),
     firstObservedAt: text("first_observed_at").notNull(),
-    observedAt: text("observed_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.name] }), index("containers_image_idx").on(t.image)],
+  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.name] }), index("containers_image_idx").on(t.image), index("containers_state_idx").on(t.state)],
 );
 
 export const stacks = sqliteTable(
@@ -124,7 +161,6 @@ export const stacks = sqliteTable(
     /** JSON array of paths. */
     configFiles: text("config_files").notNull(),
     firstObservedAt: text("first_observed_at").notNull(),
-    observedAt: text("observed_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.name] })],
 );
@@ -141,7 +177,6 @@ export const interfaces = sqliteTable(
     mtu: integer("mtu"),
     state: text("state"),
     master: text("master"),
-    observedAt: text("observed_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.name] })],
 );
@@ -158,7 +193,6 @@ export const addresses = sqliteTable(
     address: text("address").notNull(),
     prefixlen: integer("prefixlen").notNull(),
     scope: text("scope"),
-    observedAt: text("observed_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.interfaceName, t.address] }), index("addresses_address_idx").on(t.address)],
 );
@@ -176,7 +210,6 @@ export const ports = sqliteTable(
     process: text("process"),
     pid: integer("pid"),
     firstObservedAt: text("first_observed_at").notNull(),
-    observedAt: text("observed_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.protocol, t.address, t.port] }), index("ports_port_idx").on(t.port)],
 );
@@ -194,7 +227,6 @@ export const filesystems = sqliteTable(
     sizeBytes: integer("size_bytes").notNull(),
     usedBytes: integer("used_bytes").notNull(),
     availBytes: integer("avail_bytes").notNull(),
-    observedAt: text("observed_at").notNull(),
   },
   (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.mount] })],
 );
@@ -313,6 +345,52 @@ export const sshEndpoints = sqliteTable(
     lastError: text("last_error"),
   },
   (t) => [index("ssh_endpoints_target_idx").on(t.targetId)],
+);
+
+/**
+ * When each source last observed each collection (facts, services, containers,
+ * ...) of a target. Rows of the collections themselves are only written when
+ * they change, so this is where "when was it seen" lives.
+ */
+export const observations = sqliteTable(
+  "observations",
+  {
+    targetId: text("target_id")
+      .notNull()
+      .references(() => targets.id, { onDelete: "cascade" }),
+    sourceId: text("source_id").notNull(),
+    /** facts | services | containers | stacks | interfaces | ports | filesystems */
+    collection: text("collection").notNull(),
+    observedAt: text("observed_at").notNull(),
+    runId: integer("run_id"),
+  },
+  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.collection] })],
+);
+
+/** Point-in-time copies of the inventory, for compare_snapshots. */
+export const snapshots = sqliteTable(
+  "snapshots",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    name: text("name").notNull(),
+    description: text("description"),
+    /** manual | scheduled | pre_deployment | post_deployment | auto */
+    type: text("type").notNull(),
+    /** JSON array of strings. */
+    tags: text("tags").notNull().default("[]"),
+    createdAt: text("created_at").notNull(),
+    /** The discovery run the snapshot follows (auto snapshots), if any. */
+    runId: integer("run_id"),
+    targetCount: integer("target_count").notNull(),
+    entityCount: integer("entity_count").notNull(),
+    healthMean: real("health_mean"),
+    /** Format version of `data`. */
+    format: integer("format").notNull(),
+    /** gzip-compressed JSON document of the inventory state. */
+    data: blob("data", { mode: "buffer" }).notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+  },
+  (t) => [uniqueIndex("snapshots_name_idx").on(t.name), index("snapshots_created_idx").on(t.createdAt)],
 );
 
 /** Append-only log of what happened to targets (host key changed, lifecycle transitions, ...). */
