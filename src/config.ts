@@ -3,7 +3,7 @@
 // discovered into an SQLite file under the user's data directory.
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { LOG_LEVELS, type LogLevel } from "./log.js";
 
@@ -240,6 +240,63 @@ export const SourceConfigSchema = z.discriminatedUnion("kind", [
 ]);
 export type SourceConfig = z.infer<typeof SourceConfigSchema>;
 
+export type Role = (typeof ROLES)[number];
+
+/** A role rule: every given condition must hold; rules are tried in order and the first match wins. */
+export const RoleRuleSchema = z
+  .object({
+    role: z.enum(ROLES),
+    /** Glob on the target's name: `*` any run of characters, `?` one character; case-insensitive. */
+    name: z.string().min(1).max(253).optional(),
+    /** The target carries this tag (config tags, Tailscale tags, Proxmox tags). */
+    tag: z.string().min(1).max(64).optional(),
+    /** Proxmox pool of the guest. */
+    pool: z.string().min(1).max(64).optional(),
+    /** A source that observed the target. */
+    source: SourceIdSchema.optional(),
+    kind: z.enum(["host", "proxmox_node", "lxc", "vm"]).optional(),
+  })
+  .strict()
+  .refine((r) => r.name !== undefined || r.tag !== undefined || r.pool !== undefined || r.source !== undefined || r.kind !== undefined, {
+    message: "a role rule needs at least one of name, tag, pool, source or kind",
+  });
+export type RoleRule = z.infer<typeof RoleRuleSchema>;
+
+const PctSchema = z.number().min(1).max(100);
+export const HealthThresholdsSchema = z
+  .object({
+    filesystem_warning_pct: PctSchema.default(80),
+    filesystem_critical_pct: PctSchema.default(90),
+    memory_warning_pct: PctSchema.default(90),
+    memory_critical_pct: PctSchema.default(95),
+    swap_warning_pct: PctSchema.default(50),
+    swap_critical_pct: PctSchema.default(80),
+    /** 5-minute load average per CPU. */
+    load_per_cpu_warning: z.number().min(0.1).max(100).default(1.5),
+    load_per_cpu_critical: z.number().min(0.1).max(100).default(3),
+  })
+  .strict()
+  .refine((h) => h.filesystem_warning_pct < h.filesystem_critical_pct, { message: "filesystem_warning_pct must be below filesystem_critical_pct" })
+  .refine((h) => h.memory_warning_pct < h.memory_critical_pct, { message: "memory_warning_pct must be below memory_critical_pct" })
+  .refine((h) => h.swap_warning_pct < h.swap_critical_pct, { message: "swap_warning_pct must be below swap_critical_pct" })
+  .refine((h) => h.load_per_cpu_warning < h.load_per_cpu_critical, { message: "load_per_cpu_warning must be below load_per_cpu_critical" });
+export type HealthThresholds = z.infer<typeof HealthThresholdsSchema>;
+
+export const SnapshotPolicySchema = z
+  .object({
+    /** Take an "auto" snapshot after every discovery run that wrote something. */
+    auto: z.boolean().default(false),
+    /** Snapshots older than this leave the database (null: kept forever). */
+    retention_days: z.number().min(1).max(36500).nullable().default(null),
+    /** The newest this many snapshots are always kept, whatever their age. */
+    min_keep: z.number().int().min(0).max(100_000).default(10),
+    /** Where expired snapshots are written (gzip JSON) before they leave the database. Default: <database dir>/snapshot-archive. */
+    archive_dir: z.string().min(1).optional(),
+    /** archive: write the file, then delete the row; delete: just delete. */
+    on_expire: z.enum(["archive", "delete"]).default("archive"),
+  })
+  .strict();
+
 export const ConfigFileSchema = z
   .object({
     db: z.string().min(1).optional(),
@@ -267,6 +324,9 @@ export const ConfigFileSchema = z
       })
       .strict()
       .optional(),
+    roles: z.array(RoleRuleSchema).max(1000).optional(),
+    health: HealthThresholdsSchema.optional(),
+    snapshots: SnapshotPolicySchema.optional(),
     limits: z
       .object({
         max_concurrent_probes: z.number().int().min(1).max(1024).optional(),
@@ -305,6 +365,10 @@ export interface FleetConfig {
     maxConcurrentProbes: number;
   };
   lifecycle: { staleAfterMs: number; retireAfterMs: number | null };
+  /** Role rules, in order (first match wins). */
+  roles: RoleRule[];
+  health: HealthThresholds;
+  snapshots: { auto: boolean; retentionMs: number | null; minKeep: number; archiveDir: string; onExpire: "archive" | "delete" };
   /** Default for sources that find hosts (network sweeps): probe what they find (FLEET_AUTO_REGISTER). */
   autoRegister: boolean;
   /** Secrets per source id, read from the environment variables the config names. Never logged or returned. */
@@ -424,6 +488,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
       staleAfterMs: (file.lifecycle?.stale_after_hours ?? 24) * 3600_000,
       retireAfterMs: file.lifecycle?.retire_after_days ? file.lifecycle.retire_after_days * 86400_000 : null,
     },
+    roles: file.roles ?? [],
+    health: file.health ?? HealthThresholdsSchema.parse({}),
+    snapshots: snapshotPolicy(file.snapshots, dbRaw === ":memory:" ? null : resolve(dbRaw), raw.HOME || homedir()),
     secrets,
     secretValues,
     autoRegister: parseBool(env("FLEET_AUTO_REGISTER"), "FLEET_AUTO_REGISTER") ?? false,
@@ -457,6 +524,13 @@ function proxmoxFromEnv(env: (name: string) => string | undefined): SourceConfig
     throw new ConfigError(`PROXMOX_* environment: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(source)"}: ${i.message}`).join("; ")}`);
   }
   return [parsed.data];
+}
+
+function snapshotPolicy(raw: z.input<typeof SnapshotPolicySchema> | undefined, dbPath: string | null, home: string): FleetConfig["snapshots"] {
+  const p = SnapshotPolicySchema.parse(raw ?? {});
+  const expand = (path: string) => (path === "~" || path.startsWith("~/") ? join(home, path.slice(1)) : resolve(path));
+  const archiveDir = p.archive_dir ? expand(p.archive_dir) : join(dbPath ? dirname(dbPath) : join(dirname(defaultDbPath()), "memory"), "snapshot-archive");
+  return { auto: p.auto, retentionMs: p.retention_days === null ? null : p.retention_days * 86400_000, minKeep: p.min_keep, archiveDir, onExpire: p.on_expire };
 }
 
 /** The id under which a Proxmox source's CLI fallback (and its SSH secrets) is recorded. */

@@ -77,7 +77,10 @@ describe("lifecycle", () => {
     expect(ov.services.total).toBe(0);
     const t = (await h.client.callTool({ name: "get_target", arguments: { target: "aging" } })).structuredContent as S;
     expect(t.services.total).toBeGreaterThan(0); // still queryable, nothing deleted
-    const events = h.app.db.$client.prepare("SELECT type, data FROM events ORDER BY id").all() as Array<{ type: string; data: string }>;
+    const events = h.app.db.$client.prepare("SELECT type, data FROM events WHERE type = 'lifecycle_changed' ORDER BY id").all() as Array<{
+      type: string;
+      data: string;
+    }>;
     expect(events.map((e) => JSON.parse(e.data) as S).map((d) => `${d.before}->${d.after}`)).toEqual([
       "active->unreachable",
       "unreachable->stale",

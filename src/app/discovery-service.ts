@@ -8,6 +8,7 @@ import type { FleetConfig, SourceConfig } from "../config.js";
 import type { Db } from "../db/open.js";
 import type { DiscoverySource, SourceResult, TargetObservation } from "../discovery/types.js";
 import { findTargets, runningRuns } from "../inventory/queries.js";
+import { applySnapshotRetention, takeSnapshot } from "../inventory/snapshots.js";
 import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
 import { currentCorrelationId, withLogContext, type Logger } from "../log.js";
 import type { SourceFactory } from "./sources.js";
@@ -144,6 +145,19 @@ export class DiscoveryService {
     }
   }
 
+  /** The run is written: a snapshot of the result (and retention) may fail without failing the run. */
+  private autoSnapshot(runId: number): void {
+    const { db, log, now, config } = this.deps;
+    try {
+      const snap = takeSnapshot(db, { type: "auto", runId, now: now(), description: `after discovery run ${runId}` });
+      log.info("snapshot taken", { snapshot_id: snap.id, name: snap.name, run_id: runId });
+      const kept = applySnapshotRetention(db, config.snapshots, now());
+      if (kept.archived.length + kept.deleted.length > 0) log.info("snapshot retention", { archived: kept.archived, deleted: kept.deleted });
+    } catch (err) {
+      log.warn("automatic snapshot after discovery failed; the run itself is recorded", { run_id: runId, error: err });
+    }
+  }
+
   private async execute(runId: number, correlationId: string, startedAt: Date, configs: SourceConfig[], opts: RunDiscoveryOptions): Promise<RunReport> {
     const { db, log, now, config } = this.deps;
     const deadline = AbortSignal.timeout(config.limits.discoveryTimeoutMs);
@@ -229,8 +243,12 @@ export class DiscoveryService {
       cancelled,
       ...(timedOut ? { error: `the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` } : {}),
       lifecycle: config.lifecycle,
+      roles: config.roles,
+      health: config.health,
+      completeListing: !only && !cancelled && !timedOut,
     });
     log.info("discovery finished", { run_id: runId, status: outcome.status, duration_ms: outcome.durationMs, targets: outcome.targetsSeen });
+    if (config.snapshots.auto && !cancelled && outcome.status !== "failed") this.autoSnapshot(runId);
 
     const stored = new Map<TargetObservation, { id: string; name: string }>();
     results.forEach((r) => r.targets.forEach((t, i) => stored.set(t, outcome.targetsBySource.get(r.sourceId)![i]!)));

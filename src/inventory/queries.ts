@@ -12,6 +12,7 @@ import {
   facts,
   filesystems,
   interfaces,
+  observations,
   ports,
   services,
   stacks,
@@ -67,23 +68,20 @@ export function getOverview(db: Db): Overview {
       .from(targets)
       .where(live)
       .get();
-    // Services, containers and stacks of retired targets leave the overview with their targets.
-    const liveIds = tx.select({ id: targets.id }).from(targets).where(live);
-    const svc = tx
+    // Collection counts are kept on each target at ingest: the overview reads one table.
+    // Services, containers and stacks of retired targets leave it with their targets.
+    const c = tx
       .select({
-        total: count(),
-        running: sql<number>`coalesce(sum(case when ${services.subState} = 'running' then 1 else 0 end), 0)`,
-        failed: sql<number>`coalesce(sum(case when ${services.activeState} = 'failed' then 1 else 0 end), 0)`,
+        services: sum(targets.serviceCount),
+        servicesRunning: sum(targets.servicesRunning),
+        servicesFailed: sum(targets.servicesFailed),
+        containers: sum(targets.containerCount),
+        containersRunning: sum(targets.containersRunning),
+        stacks: sum(targets.stackCount),
       })
-      .from(services)
-      .where(inArray(services.targetId, liveIds))
+      .from(targets)
+      .where(live)
       .get();
-    const ctr = tx
-      .select({ total: count(), running: sql<number>`coalesce(sum(case when ${containers.state} = 'running' then 1 else 0 end), 0)` })
-      .from(containers)
-      .where(inArray(containers.targetId, liveIds))
-      .get();
-    const stackCount = tx.select({ n: count() }).from(stacks).where(inArray(stacks.targetId, liveIds)).get();
     const last = tx.select().from(discoveryRuns).orderBy(desc(discoveryRuns.id)).limit(1).get();
     return {
       targets: { total: totals?.total ?? 0, byKind: group(targets.kind), byLifecycle: group(targets.lifecycle), byOs: group(targets.osId) },
@@ -94,9 +92,9 @@ export function getOverview(db: Db): Overview {
         diskBytes: Number(totals?.disk ?? 0),
         diskUsedBytes: Number(totals?.diskUsed ?? 0),
       },
-      services: { total: svc?.total ?? 0, running: Number(svc?.running ?? 0), failed: Number(svc?.failed ?? 0) },
-      containers: { total: ctr?.total ?? 0, running: Number(ctr?.running ?? 0) },
-      stacks: stackCount?.n ?? 0,
+      services: { total: Number(c?.services ?? 0), running: Number(c?.servicesRunning ?? 0), failed: Number(c?.servicesFailed ?? 0) },
+      containers: { total: Number(c?.containers ?? 0), running: Number(c?.containersRunning ?? 0) },
+      stacks: Number(c?.stacks ?? 0),
       lastRun: last ? { id: last.id, status: last.status, startedAt: last.startedAt, finishedAt: last.finishedAt } : null,
     };
   });
@@ -181,6 +179,15 @@ export function getTargetDetail(db: Db, id: string, limits: TargetDetailLimits) 
       portsTotal: total(ports),
       filesystems: tx.select().from(filesystems).where(eq(filesystems.targetId, id)).orderBy(asc(filesystems.mount)).limit(lim).all(),
       filesystemsTotal: total(filesystems),
+      /** When each source last observed each collection: "<source>|<collection>" -> ISO time. */
+      observedAt: new Map(
+        tx
+          .select()
+          .from(observations)
+          .where(eq(observations.targetId, id))
+          .all()
+          .map((o) => [`${o.sourceId}|${o.collection}`, o.observedAt]),
+      ),
     };
   });
 }

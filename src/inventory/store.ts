@@ -4,20 +4,16 @@
 // (undefined) is left as it was: a failed section or an unreachable host never
 // deletes what we knew.
 import { createHash } from "node:crypto";
-import { and, eq, getTableName, inArray, sql } from "drizzle-orm";
-import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../db/open.js";
 import {
-  addresses,
   containers,
   discoveryHostResults,
   discoveryRuns,
   discoverySourceResults,
   events,
   facts,
-  filesystems,
-  interfaces,
-  ports,
+  observations,
   services,
   sshEndpoints,
   stacks,
@@ -25,8 +21,27 @@ import {
   targets,
 } from "../db/schema.js";
 import type { SourceResult, TargetKind, TargetObservation } from "../discovery/types.js";
-
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+import {
+  ADDRESSES,
+  CONTAINERS,
+  FILESYSTEMS,
+  INTERFACES,
+  PORTS,
+  SERVICES,
+  STACKS,
+  bindDriver,
+  placeholders,
+  prepared,
+  syncCollection,
+  type CollectionSpec,
+  type Row,
+  type SyncResult,
+  type Tx,
+} from "./collections.js";
+import type { HealthThresholds, RoleRule } from "../config.js";
+import { computeHealth } from "./health.js";
+import { applyRoles } from "./roles.js";
+import { recordEvents, type EventSeverity, type EventType, type NewEvent } from "./events.js";
 
 export type RunTrigger = "tool" | "cli" | "scheduler";
 export type RunStatus = "running" | "ok" | "partial" | "failed" | "cancelled" | "interrupted";
@@ -110,11 +125,19 @@ export interface FinishRunInput {
   cancelled: boolean;
   error?: string;
   lifecycle?: LifecyclePolicy;
+  /** Role rules re-applied after the run's writes (roles follow names, tags and pools as they change). */
+  roles?: readonly RoleRule[];
+  /** Health thresholds: every live target's score is recomputed after the run's writes. */
+  health?: HealthThresholds;
+  /** false when the run probed only some targets (a targets filter): nothing absent from it is "unseen". */
+  completeListing?: boolean;
 }
 
 export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
   return db.transaction(
     (tx) => {
+      bindDriver(tx, db);
+      const pending: NewEvent[] = [];
       let added = 0;
       let unreachable = 0;
       const seen = new Set<string>();
@@ -125,7 +148,7 @@ export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
         let hostsOk = 0;
         let hostsFailed = 0;
         for (const obs of result.targets) {
-          const { targetId, name, created } = ingestObservation(tx, result.sourceId, obs, input.runId);
+          const { targetId, name, created } = ingestObservation(tx, result.sourceId, obs, input.runId, pending);
           seen.add(targetId);
           ids.push({ id: targetId, name });
           if (created) added++;
@@ -135,6 +158,8 @@ export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
             unreachable++;
           }
         }
+        // A source that finished cleanly lists everything it knows of: what it listed before and not now is unseen.
+        if (result.status === "ok" && input.completeListing !== false) markUnseen(tx, result.sourceId, new Set(ids.map((i) => i.id)), input.now, input.runId);
         tx.insert(discoverySourceResults)
           .values({
             runId: input.runId,
@@ -152,7 +177,12 @@ export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
           })
           .run();
       }
+      recordEvents(tx as unknown as Db, pending);
       if (input.lifecycle) ageTargets(tx, input.now, input.lifecycle, input.runId);
+      // Derived state follows in the same transaction: a reader never sees new
+      // data with old roles or health.
+      if (input.roles) applyRoles(tx as unknown as Db, input.roles, { now: input.now, runId: input.runId });
+      if (input.health) computeHealth(tx as unknown as Db, input.health, { now: input.now, staleAfterMs: input.lifecycle?.staleAfterMs ?? 24 * 3600_000 });
       const status = input.cancelled ? "cancelled" : runStatus(input.results);
       const durationMs = input.now.getTime() - input.startedAt.getTime();
       tx.update(discoveryRuns)
@@ -171,6 +201,36 @@ export function finishRun(db: Db, input: FinishRunInput): RunOutcome {
     },
     { behavior: "immediate" },
   );
+}
+
+function markUnseen(tx: Tx, sourceId: string, listedNow: Set<string>, now: Date, runId: number): void {
+  const listed = tx
+    .select({ id: targets.id, name: targets.name, lastSeenAt: targets.lastSeenAt })
+    .from(observations)
+    .innerJoin(targets, eq(targets.id, observations.targetId))
+    .where(and(eq(observations.sourceId, sourceId), eq(observations.collection, LISTED)))
+    .all();
+  const gone = listed.filter((t) => !listedNow.has(t.id));
+  if (gone.length === 0) return;
+  const at = now.toISOString();
+  recordEvents(
+    tx as unknown as Db,
+    gone.map((t) => ({
+      ts: at,
+      targetId: t.id,
+      runId,
+      type: "target_unseen" as const,
+      severity: "warning" as const,
+      message: `${t.name}: no longer listed by source ${sourceId} (last seen ${t.lastSeenAt ?? "never"})`,
+      data: { source: sourceId, last_seen_at: t.lastSeenAt },
+    })),
+  );
+  const del = prepared(tx, "delete:listed", () =>
+    tx
+      .delete(observations)
+      .where(and(eq(observations.targetId, sql.placeholder("t")), eq(observations.sourceId, sql.placeholder("s")), eq(observations.collection, LISTED))),
+  );
+  for (const t of gone) del.run({ t: t.id, s: sourceId });
 }
 
 function runStatus(results: SourceResult[]): RunStatus {
@@ -239,7 +299,83 @@ export function markInterruptedRuns(db: Db, isAlive: (run: { ownerPid: number; o
   return dead;
 }
 
-function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, runId: number): { targetId: string; name: string; created: boolean } {
+/** Fields of a target whose change is an event; volatile readings (uptime, memory available, disk used) are not. */
+const TRACKED_TARGET_FIELDS = [
+  "name",
+  "kind",
+  "address",
+  "parentId",
+  "osId",
+  "osVersion",
+  "osName",
+  "kernel",
+  "arch",
+  "cpuCount",
+  "memTotalBytes",
+  "diskTotalBytes",
+] as const;
+const FIELD_LABEL: Record<(typeof TRACKED_TARGET_FIELDS)[number], string> = {
+  name: "name",
+  kind: "kind",
+  address: "address",
+  parentId: "parent",
+  osId: "os",
+  osVersion: "os version",
+  osName: "os name",
+  kernel: "kernel",
+  arch: "arch",
+  cpuCount: "cpu count",
+  memTotalBytes: "memory",
+  diskTotalBytes: "disk size",
+};
+
+/** What an observation may change on its target: one statement for every update, whatever changed. */
+const UPDATABLE_TARGET_COLUMNS = [
+  "lastStatus",
+  "lastError",
+  "lastAttemptAt",
+  "name",
+  "kind",
+  "lastSeenAt",
+  "lifecycle",
+  "address",
+  "parentId",
+  ...Object.values(SUMMARY_COLUMNS),
+] as const;
+
+/** `observations.collection` of the row that says a source lists a target. */
+const LISTED = "listed";
+
+/** A target's tags: the union of what every source says (config and Tailscale tags, comma-joined; Proxmox tags, ";"-joined). */
+function updateTags(tx: Tx, targetId: string): void {
+  const rows = prepared(tx, "select:tag_facts", () =>
+    tx
+      .select({ key: facts.key, value: facts.value })
+      .from(facts)
+      .where(and(eq(facts.targetId, sql.placeholder("t")), inArray(facts.key, ["tags", "pve.tags"]))),
+  ).all({ t: targetId }) as Array<{ key: string; value: string }>;
+  const tags = new Set<string>();
+  for (const r of rows) {
+    const v: unknown = JSON.parse(r.value);
+    if (typeof v !== "string") continue;
+    for (const t of v.split(r.key === "pve.tags" ? ";" : ",")) if (t.trim()) tags.add(t.trim());
+  }
+  const json = JSON.stringify([...tags].sort());
+  prepared(tx, "update:tags", () =>
+    tx
+      .update(targets)
+      .set({ tags: sql.placeholder("tags") as unknown as string })
+      .where(and(eq(targets.id, sql.placeholder("t")), sql`${targets.tags} <> ${sql.placeholder("tags")}`)),
+  ).run({ t: targetId, tags: json });
+}
+
+function ingestObservation(
+  tx: Tx,
+  sourceId: string,
+  obs: TargetObservation,
+  runId: number,
+  pending: NewEvent[],
+): { targetId: string; name: string; created: boolean } {
   const at = obs.observedAt.toISOString();
   const reached = REACHED.has(obs.status);
   const { targetId, created } = resolveTarget(tx, sourceId, obs, at, reached);
@@ -275,8 +411,8 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
     update.lifecycle = "active";
     if (obs.address) update.address = obs.address;
     if (obs.parentIdentity) {
-      const parent = tx.select({ id: targetIdentities.targetId }).from(targetIdentities).where(eq(targetIdentities.identity, obs.parentIdentity)).get();
-      if (parent) update.parentId = parent.id;
+      const parent = identityOwner(tx).get({ i: obs.parentIdentity }) as { targetId: string } | undefined;
+      if (parent) update.parentId = parent.targetId;
     }
     for (const [key, column] of Object.entries(SUMMARY_COLUMNS)) {
       if (key in obs.facts) (update as Record<string, unknown>)[column] = obs.facts[key] ?? null;
@@ -284,30 +420,59 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
   }
   const prev = prepared(tx, "select:target_prev", () =>
     tx
-      .select({ lifecycle: targets.lifecycle, name: targets.name })
+      .select()
       .from(targets)
       .where(eq(targets.id, sql.placeholder("id"))),
-  ).get({ id: targetId }) as { lifecycle: string; name: string } | undefined;
+  ).get({ id: targetId }) as typeof targets.$inferSelect | undefined;
   // A failure moves a live target to unreachable; stale and retired ones stay where the clock put them.
   if (!reached && prev && (prev.lifecycle === "active" || prev.lifecycle === "discovered") && !created) update.lifecycle = "unreachable";
-  tx.update(targets).set(update).where(eq(targets.id, targetId)).run();
-  if (prev && update.lifecycle && update.lifecycle !== prev.lifecycle && !created) {
-    tx.insert(events)
-      .values({
-        ts: at,
-        targetId,
-        runId,
-        type: "lifecycle_changed",
-        severity: update.lifecycle === "unreachable" ? "warning" : "info",
-        message: `${prev.name}: ${prev.lifecycle} -> ${update.lifecycle}${obs.error ? ` (${obs.error})` : ""}`,
-        data: JSON.stringify({ before: prev.lifecycle, after: update.lifecycle, status: obs.status }),
-      })
-      .run();
+  prepared(tx, "update:target", () =>
+    tx
+      .update(targets)
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      .set(placeholders(UPDATABLE_TARGET_COLUMNS) as any)
+      .where(eq(targets.id, sql.placeholder("id"))),
+  ).run({ ...prev, ...update, id: targetId });
+  const ctx: IngestContext = { targetId, name: prev?.name ?? obs.name, sourceId, at, runId, created, role: prev?.role ?? "unassigned" };
+  const evts: NewEvent[] = [];
+  if (created) {
+    evts.push(
+      event(ctx, "target_added", "info", `new ${obs.kind}${obs.address ? ` at ${obs.address}` : ""}`, {
+        kind: obs.kind,
+        address: obs.address,
+        status: obs.status,
+      }),
+    );
+  } else if (prev) {
+    if (update.lifecycle && update.lifecycle !== prev.lifecycle) {
+      evts.push(
+        event(
+          ctx,
+          "lifecycle_changed",
+          update.lifecycle === "unreachable" ? "warning" : "info",
+          `${prev.lifecycle} -> ${update.lifecycle}${obs.error ? ` (${obs.error})` : ""}`,
+          { before: prev.lifecycle, after: update.lifecycle, status: obs.status },
+        ),
+      );
+    }
+    for (const field of TRACKED_TARGET_FIELDS) {
+      if (!(field in update)) continue;
+      const before = prev[field] ?? null;
+      const after = update[field] ?? null;
+      if (before === after) continue;
+      evts.push(event(ctx, "target_changed", "info", `${FIELD_LABEL[field]} ${str(before)} -> ${str(after)}`, { field: FIELD_LABEL[field], before, after }));
+    }
   }
 
   // Only a probe that got through writes data: a timed-out, truncated or refused
   // one says nothing trustworthy, and what we knew stays as it was.
-  if (reached) writeObservedData(tx, targetId, sourceId, obs, at, runId);
+  if (reached) {
+    evts.push(...writeObservedData(tx, ctx, obs));
+    updateTags(tx, targetId);
+  }
+  // Which targets each source currently lists, reached or not: a target a source stops listing is "unseen".
+  observationUpsert(tx).run({ targetId, sourceId, collection: LISTED, observedAt: at, runId });
+  pending.push(...evts);
   recordEndpoint(tx, targetId, obs, at, runId);
 
   const hostRow = {
@@ -336,132 +501,290 @@ function ingestObservation(tx: Tx, sourceId: string, obs: TargetObservation, run
 }
 
 /** Facts and collections of a reached target; a collection left undefined (its section failed) is kept as it was. */
-function writeObservedData(tx: Tx, targetId: string, sourceId: string, obs: TargetObservation, at: string, runId: number): void {
-  writeFacts(tx, targetId, sourceId, obs, at, runId);
+function writeObservedData(tx: Tx, ctx: IngestContext, obs: TargetObservation): NewEvent[] {
+  const { targetId, sourceId, at, runId } = ctx;
+  const seenBefore = observedCollections(tx, targetId, sourceId);
+  const observed: string[] = [];
+  const evts: NewEvent[] = [];
+  let countsStale = ctx.created;
+  // A collection this source never observed on this target is a baseline, not a
+  // change: a second source reaching a known machine must not "add" its services.
+  const diff = (spec: CollectionSpec, rows: Row[]) => {
+    observed.push(spec.collection);
+    const r = syncCollection(tx, spec, targetId, sourceId, rows, at);
+    if (COUNTED.has(spec) && (r.added.length > 0 || r.removed.length > 0 || r.changed.length > 0)) countsStale = true;
+    return seenBefore.has(spec.collection) && !ctx.created ? r : null;
+  };
+  if (writeFacts(tx, targetId, sourceId, obs, at)) observed.push("facts");
   if (obs.services) {
-    replaceRows(
-      tx,
-      services,
-      services.targetId,
-      services.sourceId,
-      targetId,
-      sourceId,
-      at,
-      dedupe(obs.services, (x) => x.name).map((s) => ({
-        key: s.name,
-        row: { name: s.name, description: s.description, loadState: s.load, activeState: s.active, subState: s.sub },
+    const r = diff(
+      SERVICES,
+      obs.services.map((s) => ({
+        name: s.name,
+        description: s.description,
+        loadState: s.load,
+        activeState: s.active,
+        subState: s.sub,
+        enabled: s.enabled ?? null,
       })),
     );
+    if (r) evts.push(...serviceEvents(ctx, r));
   }
   if (obs.containers) {
-    replaceRows(
-      tx,
-      containers,
-      containers.targetId,
-      containers.sourceId,
-      targetId,
-      sourceId,
-      at,
-      dedupe(obs.containers, (c) => c.name).map((c) => ({
-        key: c.name,
-        row: {
-          name: c.name,
-          containerId: c.id,
-          image: c.image,
-          state: c.state,
-          status: c.status,
-          ports: c.ports,
-          labels: JSON.stringify(c.labels),
-          composeProject: c.composeProject,
-          composeService: c.composeService,
-          createdAt: c.createdAt,
-        },
+    const r = diff(
+      CONTAINERS,
+      obs.containers.map((c) => ({
+        name: c.name,
+        containerId: c.id,
+        image: c.image,
+        imageId: c.imageId ?? null,
+        state: c.state,
+        status: c.status,
+        ports: c.ports,
+        labels: JSON.stringify(c.labels),
+        composeProject: c.composeProject,
+        composeService: c.composeService,
+        createdAt: c.createdAt,
+        restartCount: c.restartCount ?? null,
+        health: c.health ?? null,
+        exitCode: c.exitCode ?? null,
+        privileged: c.privileged ?? null,
+        networkMode: c.networkMode ?? null,
       })),
     );
+    if (r) evts.push(...containerEvents(ctx, r));
   }
   if (obs.stacks) {
-    replaceRows(
-      tx,
-      stacks,
-      stacks.targetId,
-      stacks.sourceId,
-      targetId,
-      sourceId,
-      at,
-      dedupe(obs.stacks, (s) => s.name).map((s) => ({ key: s.name, row: { name: s.name, status: s.status, configFiles: JSON.stringify(s.configFiles) } })),
+    const r = diff(
+      STACKS,
+      obs.stacks.map((s) => ({ name: s.name, status: s.status, configFiles: JSON.stringify(s.configFiles) })),
     );
+    if (r) evts.push(...stackEvents(ctx, r));
   }
   if (obs.ports) {
-    replaceRows(
-      tx,
-      ports,
-      ports.targetId,
-      ports.sourceId,
-      targetId,
-      sourceId,
-      at,
-      dedupe(obs.ports, (p) => `${p.protocol}|${p.address}|${p.port}`).map((p) => ({
-        key: `${p.protocol}|${p.address}|${p.port}`,
-        row: { protocol: p.protocol, address: p.address, port: p.port, process: p.process, pid: p.pid },
-      })),
-      (r) => `${r.protocol}|${r.address}|${r.port}`,
+    const r = diff(
+      PORTS,
+      obs.ports.map((p) => ({ protocol: p.protocol, address: p.address, port: p.port, process: p.process, pid: p.pid })),
     );
+    if (r) evts.push(...portEvents(ctx, r));
   }
   if (obs.interfaces) {
-    tx.delete(interfaces)
-      .where(and(eq(interfaces.targetId, targetId), eq(interfaces.sourceId, sourceId)))
-      .run();
-    tx.delete(addresses)
-      .where(and(eq(addresses.targetId, targetId), eq(addresses.sourceId, sourceId)))
-      .run();
-    const ifRows = dedupe(obs.interfaces, (i) => i.name).map((i) => ({
+    diff(
+      INTERFACES,
+      obs.interfaces.map((i) => ({ name: i.name, mac: i.mac, mtu: i.mtu, state: i.state, master: i.master })),
+    );
+    syncCollection(
+      tx,
+      ADDRESSES,
       targetId,
       sourceId,
-      name: i.name,
-      mac: i.mac,
-      mtu: i.mtu,
-      state: i.state,
-      master: i.master,
-      observedAt: at,
-    }));
-    insertRows(tx, interfaces, ifRows);
-    const addrRows = dedupe(
       obs.interfaces.flatMap((i) =>
-        i.addresses.map((a) => ({
-          targetId,
-          sourceId,
-          interfaceName: i.name,
-          family: a.family,
-          address: a.address,
-          prefixlen: a.prefixlen,
-          scope: a.scope,
-          observedAt: at,
-        })),
+        i.addresses.map((a) => ({ interfaceName: i.name, family: a.family, address: a.address, prefixlen: a.prefixlen, scope: a.scope })),
       ),
-      (a) => `${a.interfaceName}|${a.address}`,
+      at,
     );
-    insertRows(tx, addresses, addrRows);
   }
   if (obs.filesystems) {
-    tx.delete(filesystems)
-      .where(and(eq(filesystems.targetId, targetId), eq(filesystems.sourceId, sourceId)))
-      .run();
-    insertRows(
-      tx,
-      filesystems,
-      dedupe(obs.filesystems, (f) => f.mount).map((f) => ({
-        targetId,
-        sourceId,
+    diff(
+      FILESYSTEMS,
+      obs.filesystems.map((f) => ({
         mount: f.mount,
         device: f.source,
         fstype: f.fstype,
         sizeBytes: f.sizeBytes,
         usedBytes: f.usedBytes,
         availBytes: f.availBytes,
-        observedAt: at,
       })),
     );
   }
+  if (countsStale) updateCounts(tx, targetId);
+  const upsert = observationUpsert(tx);
+  for (const collection of new Set(observed)) upsert.run({ targetId, sourceId, collection, observedAt: at, runId });
+  return evts;
+}
+
+const COUNTED = new Set<CollectionSpec>([SERVICES, CONTAINERS, STACKS]);
+
+/** The target's collection counts (all sources), for overviews that read one table. */
+function updateCounts(tx: Tx, targetId: string): void {
+  const t = sql.placeholder("t");
+  const n = (table: typeof services | typeof containers | typeof stacks, where?: SQL) =>
+    sql<number>`(select count(*) from ${table} where ${table.targetId} = ${t}${where ? sql` and ${where}` : sql``})`;
+  prepared(tx, "update:counts", () =>
+    tx
+      .update(targets)
+      .set({
+        serviceCount: n(services),
+        servicesRunning: n(services, sql`${services.subState} = 'running'`),
+        servicesFailed: n(services, sql`${services.activeState} = 'failed'`),
+        containerCount: n(containers),
+        containersRunning: n(containers, sql`${containers.state} = 'running'`),
+        stackCount: n(stacks),
+      })
+      .where(eq(targets.id, t)),
+  ).run({ t: targetId });
+}
+
+/** The collections this source has observed on this target before now. */
+function observedCollections(tx: Tx, targetId: string, sourceId: string): Set<string> {
+  const rows = prepared(tx, "select:observations", () =>
+    tx
+      .select({ c: observations.collection })
+      .from(observations)
+      .where(and(eq(observations.targetId, sql.placeholder("t")), eq(observations.sourceId, sql.placeholder("s")))),
+  ).all({ t: targetId, s: sourceId }) as Array<{ c: string }>;
+  return new Set(rows.map((r) => r.c));
+}
+
+function observationUpsert(tx: Tx) {
+  return prepared(tx, "upsert:observations", () =>
+    tx
+      .insert(observations)
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      .values(placeholders(["targetId", "sourceId", "collection", "observedAt", "runId"]) as any)
+      .onConflictDoUpdate({
+        target: [observations.targetId, observations.sourceId, observations.collection],
+        set: { observedAt: sqlExcluded("observed_at"), runId: sqlExcluded("run_id") },
+      }),
+  );
+}
+
+interface IngestContext {
+  targetId: string;
+  name: string;
+  sourceId: string;
+  at: string;
+  runId: number;
+  created: boolean;
+  /** The target's role before this run, for the severity of exposure changes. */
+  role: string;
+}
+
+function event(ctx: IngestContext, type: EventType, severity: EventSeverity, message: string, data: Record<string, unknown>): NewEvent {
+  return { ts: ctx.at, targetId: ctx.targetId, runId: ctx.runId, type, severity, message: `${ctx.name}: ${message}`, data: { source: ctx.sourceId, ...data } };
+}
+
+const str = (v: unknown) => (v === null || v === undefined ? "none" : String(v));
+
+function serviceEvents(ctx: IngestContext, r: SyncResult): NewEvent[] {
+  const out: NewEvent[] = [];
+  const state = (row: Row) => ({ active: row.activeState ?? null, sub: row.subState ?? null });
+  for (const s of r.added)
+    out.push(
+      event(ctx, "service_added", "info", `service ${s.name} appeared (${str(s.activeState)}/${str(s.subState)})`, { service: s.name, after: state(s) }),
+    );
+  for (const s of r.removed) out.push(event(ctx, "service_removed", "info", `service ${s.name} is gone`, { service: s.name, before: state(s) }));
+  for (const c of r.changed) {
+    const name = c.after.name;
+    const before = state(c.before);
+    const after = state(c.after);
+    if (c.fields.includes("activeState")) {
+      const was = String(c.before.activeState);
+      const now = String(c.after.activeState);
+      const [type, severity]: [EventType, EventSeverity] =
+        now === "failed"
+          ? ["service_failed", "critical"]
+          : now === "active"
+            ? ["service_started", "info"]
+            : was === "active"
+              ? ["service_stopped", "warning"]
+              : ["service_changed", "info"];
+      out.push(event(ctx, type, severity, `service ${name} ${was} -> ${now}`, { service: name, before, after }));
+    }
+    const rest = c.fields.filter((f) => f !== "activeState" && f !== "subState");
+    if (rest.length > 0 || (c.fields.includes("subState") && !c.fields.includes("activeState"))) {
+      const fields = c.fields.filter((f) => f !== "activeState");
+      out.push(
+        event(ctx, "service_changed", "info", `service ${name} changed: ${fields.join(", ")}`, {
+          service: name,
+          fields,
+          before: Object.fromEntries(fields.map((f) => [f, c.before[f] ?? null])),
+          after: Object.fromEntries(fields.map((f) => [f, c.after[f] ?? null])),
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+/** An exit that is not a clean stop: restarting, dead, or exited with a non-zero code. */
+function badContainerState(row: Row): boolean {
+  if (row.state === "restarting" || row.state === "dead") return true;
+  if (row.state !== "exited") return false;
+  const code = typeof row.exitCode === "number" ? row.exitCode : Number(/Exited \((\d+)\)/.exec(String(row.status ?? ""))?.[1] ?? 0);
+  return code !== 0;
+}
+
+function containerEvents(ctx: IngestContext, r: SyncResult): NewEvent[] {
+  const out: NewEvent[] = [];
+  for (const c of r.added)
+    out.push(
+      event(ctx, "container_added", "info", `container ${c.name} appeared (${c.image}, ${c.state})`, {
+        container: c.name,
+        after: { image: c.image, state: c.state },
+      }),
+    );
+  for (const c of r.removed)
+    out.push(
+      event(ctx, "container_removed", "info", `container ${c.name} is gone (was ${c.image})`, {
+        container: c.name,
+        before: { image: c.image, state: c.state },
+      }),
+    );
+  for (const c of r.changed) {
+    const name = c.after.name;
+    if (c.fields.includes("image") || c.fields.includes("imageId")) {
+      out.push(
+        event(ctx, "container_image_changed", "info", `container ${name} image ${c.before.image} -> ${c.after.image}`, {
+          container: name,
+          before: { image: c.before.image, image_id: c.before.imageId ?? null },
+          after: { image: c.after.image, image_id: c.after.imageId ?? null },
+        }),
+      );
+    }
+    if (c.fields.includes("state") || c.fields.includes("health")) {
+      const severity: EventSeverity = badContainerState(c.after) || c.after.health === "unhealthy" ? "warning" : "info";
+      const h = (row: Row) => (row.health ? ` (${row.health})` : "");
+      out.push(
+        event(ctx, "container_state_changed", severity, `container ${name} ${c.before.state}${h(c.before)} -> ${c.after.state}${h(c.after)}`, {
+          container: name,
+          before: { state: c.before.state, health: c.before.health ?? null, exit_code: c.before.exitCode ?? null },
+          after: { state: c.after.state, health: c.after.health ?? null, exit_code: c.after.exitCode ?? null },
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+function portEvents(ctx: IngestContext, r: SyncResult): NewEvent[] {
+  const label = (p: Row) => `${p.protocol}/${p.port} on ${p.address}${p.process ? ` (${p.process})` : ""}`;
+  const data = (p: Row) => ({ protocol: p.protocol, address: p.address, port: p.port, process: p.process ?? null });
+  return [
+    ...r.added.map((p) =>
+      event(ctx, "port_opened", ctx.role === "production" ? "critical" : "warning", `now listening on ${label(p)}`, {
+        port: p.port,
+        after: data(p),
+        role: ctx.role,
+      }),
+    ),
+    ...r.removed.map((p) => event(ctx, "port_closed", "info", `no longer listening on ${label(p)}`, { port: p.port, before: data(p) })),
+  ];
+}
+
+function stackEvents(ctx: IngestContext, r: SyncResult): NewEvent[] {
+  return [
+    ...r.added.map((s) => event(ctx, "stack_added", "info", `compose stack ${s.name} appeared (${s.status})`, { stack: s.name, after: { status: s.status } })),
+    ...r.removed.map((s) => event(ctx, "stack_removed", "info", `compose stack ${s.name} is gone`, { stack: s.name, before: { status: s.status } })),
+    ...r.changed.map((c) =>
+      event(ctx, "stack_changed", "info", `compose stack ${c.after.name} ${c.before.status} -> ${c.after.status}`, {
+        stack: c.after.name,
+        fields: c.fields,
+        before: { status: c.before.status, config_files: c.before.configFiles },
+        after: { status: c.after.status, config_files: c.after.configFiles },
+      }),
+    ),
+  ];
 }
 
 /**
@@ -538,9 +861,19 @@ function recordEndpoint(tx: Tx, targetId: string, obs: TargetObservation, at: st
       .run();
 }
 
+function identityOwner(tx: Tx) {
+  return prepared(tx, "select:identity", () =>
+    tx
+      .select({ identity: targetIdentities.identity, targetId: targetIdentities.targetId })
+      .from(targetIdentities)
+      .where(eq(targetIdentities.identity, sql.placeholder("i"))),
+  );
+}
+
 function resolveTarget(tx: Tx, sourceId: string, obs: TargetObservation, at: string, reached: boolean): { targetId: string; created: boolean } {
   if (obs.identity.length === 0) throw new Error(`observation of ${obs.name} from ${sourceId} has no identity key`);
-  const known = tx.select().from(targetIdentities).where(inArray(targetIdentities.identity, obs.identity)).all();
+  const byIdentity = identityOwner(tx);
+  const known = obs.identity.flatMap((i) => (byIdentity.get({ i }) as { identity: string; targetId: string } | undefined) ?? []);
   const machineId = obs.identity.find((k) => k.startsWith("machine-id:"));
   // Strongest key first: the observation lists its keys in that order.
   for (const identity of obs.identity) {
@@ -550,140 +883,62 @@ function resolveTarget(tx: Tx, sourceId: string, obs: TargetObservation, at: str
     // machine-id we have never seen onto a target that is known to be another
     // machine: a replaced or cloned host at the same address is a new target.
     if (machineId && identity !== machineId) {
-      const other = tx
-        .select({ identity: targetIdentities.identity })
-        .from(targetIdentities)
-        .where(and(eq(targetIdentities.targetId, hit.targetId), sql`${targetIdentities.identity} LIKE 'machine-id:%'`))
-        .get();
+      const other = prepared(tx, "select:machine_id_of", () =>
+        tx
+          .select({ identity: targetIdentities.identity })
+          .from(targetIdentities)
+          .where(and(eq(targetIdentities.targetId, sql.placeholder("t")), sql`${targetIdentities.identity} LIKE 'machine-id:%'`)),
+      ).get({ t: hit.targetId }) as { identity: string } | undefined;
       if (other && other.identity !== machineId) continue;
     }
     return { targetId: hit.targetId, created: false };
   }
   const id = deriveTargetId(obs.kind, obs.identity[0]!);
-  tx.insert(targets)
-    .values({
-      id,
-      kind: obs.kind,
-      name: obs.name,
-      lifecycle: reached ? "active" : "discovered",
-      address: obs.address,
-      firstSeenAt: at,
-      lastAttemptAt: at,
-    })
-    // The id exists without this identity only if its key was recorded under
-    // another kind's prefix collision; keep the row, merge onto it.
-    .onConflictDoNothing()
-    .run();
+  prepared(tx, "insert:target", () =>
+    tx
+      .insert(targets)
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      .values(placeholders(["id", "kind", "name", "lifecycle", "address", "firstSeenAt", "lastAttemptAt"]) as any)
+      // The id exists without this identity only if its key was recorded under
+      // another kind's prefix collision; keep the row, merge onto it.
+      .onConflictDoNothing(),
+  ).run({ id, kind: obs.kind, name: obs.name, lifecycle: reached ? "active" : "discovered", address: obs.address, firstSeenAt: at, lastAttemptAt: at });
   return { targetId: id, created: true };
 }
 
-function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObservation, at: string, runId: number): void {
+/** Upserts the facts whose value changed; returns whether any fact was observed. */
+function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObservation, at: string): boolean {
   const entries = Object.entries(obs.facts);
-  if (entries.length === 0) return;
+  if (entries.length === 0) return false;
   const existing = new Map(
     (
       prepared(tx, "select:facts", () =>
         tx
-          .select({ key: facts.key, value: facts.value, first: facts.firstObservedAt })
+          .select({ key: facts.key, value: facts.value })
           .from(facts)
           .where(and(eq(facts.targetId, sql.placeholder("t")), eq(facts.sourceId, sql.placeholder("s")))),
-      ).all({ t: targetId, s: sourceId }) as Array<{ key: string; value: string; first: string }>
-    ).map((f) => [f.key, f]),
+      ).all({ t: targetId, s: sourceId }) as Array<{ key: string; value: string }>
+    ).map((f) => [f.key, f.value]),
   );
   const upsert = prepared(tx, "upsert:facts", () =>
     tx
       .insert(facts)
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      .values(placeholders(["targetId", "sourceId", "key", "value", "firstObservedAt", "observedAt", "runId"]) as any)
+      .values(placeholders(["targetId", "sourceId", "key", "value", "firstObservedAt"]) as any)
       .onConflictDoUpdate({
         target: [facts.targetId, facts.sourceId, facts.key],
-        set: {
-          value: sqlExcluded("value"),
-          firstObservedAt: sqlExcluded("first_observed_at"),
-          observedAt: sqlExcluded("observed_at"),
-          runId: sqlExcluded("run_id"),
-        },
+        set: { value: sqlExcluded("value"), firstObservedAt: sqlExcluded("first_observed_at") },
       }),
   );
   for (const [key, v] of entries) {
     const value = JSON.stringify(v ?? null);
-    const prev = existing.get(key);
-    upsert.run({ targetId, sourceId, key, value, firstObservedAt: prev && prev.value === value ? prev.first : at, observedAt: at, runId });
+    // first_observed_at is when the current value was first seen.
+    if (existing.get(key) !== value) upsert.run({ targetId, sourceId, key, value, firstObservedAt: at });
   }
-}
-
-/**
- * Replaces what one source knows of one collection on one target, keeping each
- * surviving row's first_observed_at (when we first saw that service/container/port).
- */
-function replaceRows<R extends Record<string, unknown>>(
-  tx: Tx,
-  table: SQLiteTable,
-  targetCol: SQLiteColumn,
-  sourceCol: SQLiteColumn,
-  targetId: string,
-  sourceId: string,
-  at: string,
-  items: Array<{ key: string; row: R }>,
-  keyOf: (row: Record<string, unknown>) => string = (r) => String(r.name),
-): void {
-  const rows = rowsOf(tx, table, targetCol, sourceCol);
-  const firstSeen = new Map(rows.select(targetId, sourceId).map((r) => [keyOf(r), String(r.firstObservedAt)]));
-  rows.remove(targetId, sourceId);
-  insertRows(
-    tx,
-    table,
-    items.map(({ key, row }) => ({ ...row, targetId, sourceId, firstObservedAt: firstSeen.get(key) ?? at, observedAt: at })),
-  );
+  return true;
 }
 
 /** `excluded.<column>` of an upsert: the value the conflicting insert carried. */
 function sqlExcluded(column: string) {
   return sql.raw(`excluded.${column}`);
-}
-
-// A discovery of 1,000 hosts writes ~125,000 rows. Building each statement anew
-// costs ~8x the write itself, so the hot statements are prepared once per
-// transaction (with placeholders) and reused.
-interface Prepared {
-  run(values?: Record<string, unknown>): unknown;
-  all(values?: Record<string, unknown>): unknown[];
-  get(values?: Record<string, unknown>): unknown;
-}
-const statementCache = new WeakMap<object, Map<string, Prepared>>();
-
-function prepared(tx: Tx, key: string, build: () => { prepare(): unknown }): Prepared {
-  let cache = statementCache.get(tx);
-  if (!cache) statementCache.set(tx, (cache = new Map()));
-  let stmt = cache.get(key);
-  if (!stmt) cache.set(key, (stmt = build().prepare() as Prepared));
-  return stmt;
-}
-
-const placeholders = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, sql.placeholder(k)]));
-const nullish = (row: Record<string, unknown>) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === undefined ? null : v]));
-
-function insertRows(tx: Tx, table: SQLiteTable, rows: Array<Record<string, unknown>>): void {
-  for (const row of rows) {
-    const keys = Object.keys(row);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    prepared(tx, `insert:${getTableName(table)}:${keys.join(",")}`, () => tx.insert(table).values(placeholders(keys) as any)).run(nullish(row));
-  }
-}
-
-/** Rows of one target from one source, and their removal: the two halves of a replace. */
-function rowsOf(tx: Tx, table: SQLiteTable, targetCol: SQLiteColumn, sourceCol: SQLiteColumn) {
-  const where = and(eq(targetCol, sql.placeholder("t")), eq(sourceCol, sql.placeholder("s")));
-  const name = getTableName(table);
-  return {
-    select: (t: string, s: string) =>
-      prepared(tx, `select:${name}`, () => tx.select().from(table).where(where)).all({ t, s }) as Array<Record<string, unknown>>,
-    remove: (t: string, s: string) => prepared(tx, `delete:${name}`, () => tx.delete(table).where(where)).run({ t, s }),
-  };
-}
-
-function dedupe<T>(items: T[], key: (t: T) => string): T[] {
-  const seen = new Map<string, T>();
-  for (const item of items) seen.set(key(item), item);
-  return [...seen.values()];
 }

@@ -1,23 +1,7 @@
 import { z } from "zod";
 import { AUDIT_OUTCOMES, queryAudit } from "../inventory/audit.js";
+import { IsoTime, parseTime } from "./schemas.js";
 import { decodeCursor, defineTool, encodeCursor, ToolError } from "./tool.js";
-
-// Agents write times many ways: accept a date, a date-time with or without
-// seconds, with or without an offset (none means UTC).
-const IsoTime = z
-  .string()
-  .max(64)
-  .regex(
-    /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/,
-    "use an ISO-8601 date or time, e.g. 2026-11-23 or 2026-11-23T08:00:00Z",
-  );
-
-function parseTime(s: string): Date {
-  const full = /^\d{4}-\d{2}-\d{2}$/.test(s) ? `${s}T00:00:00Z` : /(?:Z|[+-]\d{2}:?\d{2})$/.test(s) ? s.replace(" ", "T") : `${s.replace(" ", "T")}Z`;
-  const d = new Date(full);
-  if (Number.isNaN(d.getTime())) throw new ToolError(`"${s}" is not a valid time: use e.g. 2026-11-23 or 2026-11-23T08:00:00Z.`);
-  return d;
-}
 
 export const queryAuditLog = defineTool({
   name: "query_audit_log",
