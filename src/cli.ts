@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Entry point: `fleet-mcp [serve]` speaks MCP on stdio (stdout is the protocol's
-// alone; everything else goes to stderr); `discover` and `audit verify` are for
-// people at a terminal.
-import { existsSync } from "node:fs";
+// alone; everything else goes to stderr); `discover`, `audit verify`, `export`
+// and `import` are for people at a terminal.
+import { createReadStream, existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { createApp, type AppContext } from "./app/context.js";
@@ -10,6 +10,7 @@ import { DiscoveryBusyError, UnknownSourceError, type RunReport } from "./app/di
 import { ConfigError, loadConfig } from "./config.js";
 import { closeDb, openDb } from "./db/open.js";
 import { verifyAuditChain } from "./inventory/audit.js";
+import { ExportError, exportInventoryToFile, ImportError, importInventory, writeInventoryExport, type TransferSummary } from "./inventory/export.js";
 import { buildServer } from "./server.js";
 import { VERSION } from "./version.js";
 
@@ -19,6 +20,11 @@ Usage:
   fleet-mcp [serve]            Run the MCP server on stdio (what MCP clients start)
   fleet-mcp discover           Discover now and print a summary (--json for JSON)
   fleet-mcp audit verify       Check the audit log's hash chain; names the first bad row
+  fleet-mcp export [--out FILE]
+                               Write the whole inventory as one JSON document (stdout
+                               without --out; with it, written atomically, mode 0600)
+  fleet-mcp import FILE        Load an export (\`-\` reads stdin) into an empty inventory;
+                               refused if the --db already holds data
 
 Options:
   --db PATH        Inventory database (default: $FLEET_DB, else
@@ -26,12 +32,14 @@ Options:
   --config PATH    JSON config file (default: $FLEET_CONFIG; none = discover this machine)
   --source ID      discover: only this source (repeatable)
   --json           discover: print the run report as JSON
+  --out FILE       export: write to FILE instead of stdout
   -h, --help       Show this help
   -v, --version    Show the version
 
 Environment: FLEET_DB, FLEET_CONFIG, FLEET_LOG_LEVEL (debug|info|warn|error|silent).
-Exit codes: 0 ok; 1 the command ran and found a problem (discovery failed, audit chain broken);
-2 bad usage or configuration.`;
+Exit codes: 0 ok; 1 the command ran and found a problem (discovery failed, audit chain broken,
+export could not be written, import refused: invalid document or non-empty database);
+2 bad usage or configuration (including a missing --db for export, a missing FILE for import).`;
 
 export async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -44,6 +52,7 @@ export async function main(argv: string[]): Promise<number> {
         config: { type: "string" },
         source: { type: "string", multiple: true },
         json: { type: "boolean", default: false },
+        out: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
         version: { type: "boolean", short: "v", default: false },
       },
@@ -62,6 +71,10 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [command = "serve", sub] = positionals;
+  if (values.out !== undefined && command !== "export") {
+    process.stderr.write(`fleet-mcp: --out is for \`fleet-mcp export\`\n`);
+    return 2;
+  }
 
   let config;
   try {
@@ -101,6 +114,28 @@ export async function main(argv: string[]): Promise<number> {
       } finally {
         closeDb(db);
       }
+    }
+    case "export": {
+      if (positionals.length > 1) {
+        process.stderr.write(`fleet-mcp: export takes no arguments (got ${JSON.stringify(sub)}); use --out FILE to write to a file\n`);
+        return 2;
+      }
+      if (config.dbPath !== ":memory:" && !existsSync(config.dbPath)) {
+        process.stderr.write(`fleet-mcp: no database at ${config.dbPath}; pass the right --db or FLEET_DB.\n`);
+        return 2;
+      }
+      return exportCommand(config.dbPath, values.out);
+    }
+    case "import": {
+      if (positionals.length !== 2) {
+        process.stderr.write(`fleet-mcp: usage: fleet-mcp import FILE [--db PATH] (FILE is an export; - reads stdin)\n`);
+        return 2;
+      }
+      if (sub !== "-" && !existsSync(sub!)) {
+        process.stderr.write(`fleet-mcp: no such file: ${sub}\n`);
+        return 2;
+      }
+      return importCommand(config.dbPath, sub!);
     }
     default:
       process.stderr.write(`fleet-mcp: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
@@ -164,6 +199,43 @@ async function discover(app: AppContext, sources: string[] | undefined, json: bo
     throw err;
   } finally {
     closeDb(app.db);
+  }
+}
+
+function describeTransfer(s: TransferSummary): string {
+  const tables = Object.values(s.tables).filter((n) => n > 0).length;
+  return `${s.rows} row(s) in ${tables} non-empty table(s) of ${Object.keys(s.tables).length}, schema ${s.schema}, inventory as of ${s.inventoryAsOf ?? "never"}`;
+}
+
+async function exportCommand(dbPath: string, out: string | undefined): Promise<number> {
+  const db = openDb(dbPath);
+  try {
+    const summary = out ? await exportInventoryToFile(db, out) : await writeInventoryExport(db, process.stdout);
+    process.stderr.write(`fleet-mcp: exported ${describeTransfer(summary)} from ${dbPath}${out ? ` to ${out}` : ""}\n`);
+    return 0;
+  } catch (err) {
+    const why = err instanceof ExportError ? err.message : `could not write the export: ${(err as Error).message}`;
+    process.stderr.write(`fleet-mcp: export failed: ${why}\n`);
+    return 1;
+  } finally {
+    closeDb(db);
+  }
+}
+
+async function importCommand(dbPath: string, file: string): Promise<number> {
+  const db = openDb(dbPath);
+  try {
+    const input = file === "-" ? process.stdin : createReadStream(file);
+    const summary = await importInventory(db, input);
+    process.stderr.write(`fleet-mcp: imported ${describeTransfer(summary)} into ${dbPath}\n`);
+    return 0;
+  } catch (err) {
+    // Whatever failed (the document, a row, reading the file), the transaction was rolled back.
+    const why = err instanceof ImportError ? err.message : (err as Error).message;
+    process.stderr.write(`fleet-mcp: import refused, nothing was written: ${why}\n`);
+    return 1;
+  } finally {
+    closeDb(db);
   }
 }
 
