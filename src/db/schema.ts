@@ -114,7 +114,6 @@ export const services = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.targetId, t.sourceId, t.name] }),
-    index("services_name_idx").on(t.name),
     index("services_active_state_idx").on(t.activeState),
   ],
 );
@@ -146,7 +145,7 @@ export const containers = sqliteTable(
     networkMode: text("network_mode"),
     firstObservedAt: text("first_observed_at").notNull(),
   },
-  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.name] }), index("containers_image_idx").on(t.image), index("containers_state_idx").on(t.state)],
+  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.name] }), index("containers_state_idx").on(t.state)],
 );
 
 export const stacks = sqliteTable(

@@ -127,9 +127,10 @@ const keyOf = (spec: CollectionSpec, row: Row) => spec.key.map((k) => String(row
  * Makes the rows of (target, source) in `spec.table` equal to `rows` (one per
  * key; later duplicates win), writing only the differences.
  */
-export function syncCollection(tx: Tx, spec: CollectionSpec, targetId: string, sourceId: string, rows: Row[], at: string): SyncResult {
+export function syncCollection(tx: Tx, spec: CollectionSpec, targetId: string, sourceId: string, rows: Row[], at: string, fresh = false): SyncResult {
   const st = statements(tx, spec);
-  const before = new Map((st.select.all({ t: targetId, s: sourceId }) as Row[]).map((r) => [keyOf(spec, r), r]));
+  // fresh: the target was created by this observation, so there is nothing to read.
+  const before = new Map(fresh ? [] : (st.select.all({ t: targetId, s: sourceId }) as Row[]).map((r) => [keyOf(spec, r), r]));
   const after = new Map<string, Row>();
   for (const r of rows) after.set(keyOf(spec, r), r);
   const out: SyncResult = { added: [], removed: [], changed: [] };

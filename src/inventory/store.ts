@@ -468,7 +468,7 @@ function ingestObservation(
   // one says nothing trustworthy, and what we knew stays as it was.
   if (reached) {
     evts.push(...writeObservedData(tx, ctx, obs));
-    updateTags(tx, targetId);
+    if (ctx.tagsChanged) updateTags(tx, targetId);
   }
   // Which targets each source currently lists, reached or not: a target a source stops listing is "unseen".
   observationUpsert(tx).run({ targetId, sourceId, collection: LISTED, observedAt: at, runId });
@@ -491,19 +491,15 @@ function ingestObservation(
       .values(placeholders(Object.keys(hostRow)) as unknown as typeof discoveryHostResults.$inferInsert)
       .onConflictDoNothing(),
   ).run(hostRow);
-  const stored = prepared(tx, "select:target_name", () =>
-    tx
-      .select({ name: targets.name })
-      .from(targets)
-      .where(eq(targets.id, sql.placeholder("id"))),
-  ).get({ id: targetId }) as { name: string } | undefined;
-  return { targetId, name: stored?.name ?? obs.name, created };
+  return { targetId, name: update.name ?? prev?.name ?? obs.name, created };
 }
 
 /** Facts and collections of a reached target; a collection left undefined (its section failed) is kept as it was. */
 function writeObservedData(tx: Tx, ctx: IngestContext, obs: TargetObservation): NewEvent[] {
   const { targetId, sourceId, at, runId } = ctx;
-  const seenBefore = observedCollections(tx, targetId, sourceId);
+  // A target created by this very observation has no rows yet: nothing to read back.
+  const fresh = ctx.created;
+  const seenBefore = fresh ? new Set<string>() : observedCollections(tx, targetId, sourceId);
   const observed: string[] = [];
   const evts: NewEvent[] = [];
   let countsStale = ctx.created;
@@ -511,11 +507,13 @@ function writeObservedData(tx: Tx, ctx: IngestContext, obs: TargetObservation): 
   // change: a second source reaching a known machine must not "add" its services.
   const diff = (spec: CollectionSpec, rows: Row[]) => {
     observed.push(spec.collection);
-    const r = syncCollection(tx, spec, targetId, sourceId, rows, at);
+    const r = syncCollection(tx, spec, targetId, sourceId, rows, at, fresh);
     if (COUNTED.has(spec) && (r.added.length > 0 || r.removed.length > 0 || r.changed.length > 0)) countsStale = true;
     return seenBefore.has(spec.collection) && !ctx.created ? r : null;
   };
-  if (writeFacts(tx, targetId, sourceId, obs, at)) observed.push("facts");
+  const written = writeFacts(tx, targetId, sourceId, obs, at, fresh);
+  if (written.observed) observed.push("facts");
+  ctx.tagsChanged = written.changed.has("tags") || written.changed.has("pve.tags");
   if (obs.services) {
     const r = diff(
       SERVICES,
@@ -605,11 +603,16 @@ function writeObservedData(tx: Tx, ctx: IngestContext, obs: TargetObservation): 
 
 const COUNTED = new Set<CollectionSpec>([SERVICES, CONTAINERS, STACKS]);
 
-/** The target's collection counts (all sources), for overviews that read one table. */
+/**
+ * The target's collection counts (all sources), for overviews that read one
+ * table. Each count filters on target_id alone (conditions go in CASE), so the
+ * primary key serves it: a condition on a state column could lead the planner
+ * onto the state index and through every running container of the fleet.
+ */
 function updateCounts(tx: Tx, targetId: string): void {
   const t = sql.placeholder("t");
-  const n = (table: typeof services | typeof containers | typeof stacks, where?: SQL) =>
-    sql<number>`(select count(*) from ${table} where ${table.targetId} = ${t}${where ? sql` and ${where}` : sql``})`;
+  const n = (table: typeof services | typeof containers | typeof stacks, when?: SQL) =>
+    sql<number>`(select ${when ? sql`coalesce(sum(case when ${when} then 1 else 0 end), 0)` : sql`count(*)`} from ${table} where ${table.targetId} = ${t})`;
   prepared(tx, "update:counts", () =>
     tx
       .update(targets)
@@ -658,6 +661,8 @@ interface IngestContext {
   created: boolean;
   /** The target's role before this run, for the severity of exposure changes. */
   role: string;
+  /** A tag fact (config/Tailscale tags, Proxmox tags) changed: the target's tags need recomputing. */
+  tagsChanged?: boolean;
 }
 
 function event(ctx: IngestContext, type: EventType, severity: EventSeverity, message: string, data: Record<string, unknown>): NewEvent {
@@ -894,7 +899,7 @@ function resolveTarget(tx: Tx, sourceId: string, obs: TargetObservation, at: str
     return { targetId: hit.targetId, created: false };
   }
   const id = deriveTargetId(obs.kind, obs.identity[0]!);
-  prepared(tx, "insert:target", () =>
+  const inserted = prepared(tx, "insert:target", () =>
     tx
       .insert(targets)
       // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -902,24 +907,34 @@ function resolveTarget(tx: Tx, sourceId: string, obs: TargetObservation, at: str
       // The id exists without this identity only if its key was recorded under
       // another kind's prefix collision; keep the row, merge onto it.
       .onConflictDoNothing(),
-  ).run({ id, kind: obs.kind, name: obs.name, lifecycle: reached ? "active" : "discovered", address: obs.address, firstSeenAt: at, lastAttemptAt: at });
-  return { targetId: id, created: true };
+  ).run({ id, kind: obs.kind, name: obs.name, lifecycle: reached ? "active" : "discovered", address: obs.address, firstSeenAt: at, lastAttemptAt: at }) as {
+    changes: number;
+  };
+  // Only a row really inserted is a new, empty target (its reads can be skipped).
+  return { targetId: id, created: inserted.changes > 0 };
 }
 
-/** Upserts the facts whose value changed; returns whether any fact was observed. */
-function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObservation, at: string): boolean {
+/** Upserts the facts whose value changed; returns whether any fact was observed, and which changed. */
+function writeFacts(
+  tx: Tx,
+  targetId: string,
+  sourceId: string,
+  obs: TargetObservation,
+  at: string,
+  fresh: boolean,
+): { observed: boolean; changed: Set<string> } {
+  const changed = new Set<string>();
   const entries = Object.entries(obs.facts);
-  if (entries.length === 0) return false;
-  const existing = new Map(
-    (
-      prepared(tx, "select:facts", () =>
+  if (entries.length === 0) return { observed: false, changed };
+  const stored = fresh
+    ? []
+    : (prepared(tx, "select:facts", () =>
         tx
           .select({ key: facts.key, value: facts.value })
           .from(facts)
           .where(and(eq(facts.targetId, sql.placeholder("t")), eq(facts.sourceId, sql.placeholder("s")))),
-      ).all({ t: targetId, s: sourceId }) as Array<{ key: string; value: string }>
-    ).map((f) => [f.key, f.value]),
-  );
+      ).all({ t: targetId, s: sourceId }) as Array<{ key: string; value: string }>);
+  const existing = new Map(stored.map((f) => [f.key, f.value]));
   const upsert = prepared(tx, "upsert:facts", () =>
     tx
       .insert(facts)
@@ -933,9 +948,11 @@ function writeFacts(tx: Tx, targetId: string, sourceId: string, obs: TargetObser
   for (const [key, v] of entries) {
     const value = JSON.stringify(v ?? null);
     // first_observed_at is when the current value was first seen.
-    if (existing.get(key) !== value) upsert.run({ targetId, sourceId, key, value, firstObservedAt: at });
+    if (existing.get(key) === value) continue;
+    upsert.run({ targetId, sourceId, key, value, firstObservedAt: at });
+    changed.add(key);
   }
-  return true;
+  return { observed: true, changed };
 }
 
 /** `excluded.<column>` of an upsert: the value the conflicting insert carried. */

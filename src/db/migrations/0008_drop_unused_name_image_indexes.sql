@@ -1,0 +1,2 @@
+DROP INDEX `containers_image_idx`;--> statement-breakpoint
+DROP INDEX `services_name_idx`;
