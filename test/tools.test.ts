@@ -26,12 +26,21 @@ describe("tools/list", () => {
     const { tools } = await h.client.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual([
       "accept_host_key",
+      "compare_snapshots",
+      "create_snapshot",
       "doctor",
+      "get_change_events",
       "get_discovery_status",
       "get_fleet_overview",
       "get_target",
+      "list_services",
+      "list_snapshots",
+      "list_targets",
       "query_audit_log",
       "run_discovery",
+      "run_health_check",
+      "search_fleet",
+      "set_target_role",
     ]);
     for (const t of tools) {
       expect(t.description!.length).toBeGreaterThan(40);
