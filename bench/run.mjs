@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // fleet-mcp benchmark. `npm run bench` builds, then runs this:
 //
-//   node bench/run.mjs [--only ssh|ansible|proxmox] [--n 100,1000] [--concurrency 32]
+//   node bench/run.mjs [--only ssh|ansible|proxmox|inventory] [--n 100,1000] [--concurrency 32]
 //                      [--latency-ms 20] [--repeat 3] [--profile]
 //                      [--ansible-hosts 10] [--ansible-runs 3]
 //                      [--pve-nodes 10] [--pve-guests 1000] [--pve-latency-ms 2]
@@ -19,7 +19,10 @@
 //    nodes and --pve-guests guests; discovery through one `proxmox` source,
 //    tuned (concurrency 16, 400 req/s, median of --repeat) and once with the
 //    source's defaults (concurrency 8, 20 req/s) to show the rate limit's cost.
-// d. A markdown summary on stdout; raw results in bench/results/latest.json.
+// d. Inventory at scale (bench/inventory.mjs, its own process): a generated
+//    fleet of --inv-targets targets with 30 services+containers each, ingested,
+//    re-ingested with 2 % changed, then overview, search and snapshot compare.
+// e. A markdown summary on stdout; raw results in bench/results/latest.json.
 //
 // Loopback only. Every server and child process is ended at exit, on errors and
 // on SIGINT/SIGTERM; every wait is bounded.
@@ -40,7 +43,7 @@ const RESULTS_DIR = join(ROOT, "bench", "results");
 const execFileP = promisify(execFile);
 
 const USAGE = `usage: node bench/run.mjs [options]   (npm run bench = build, then this)
-  --only ssh|ansible|proxmox  run one scenario (default: all three)
+  --only ssh|ansible|proxmox|inventory  run one scenario (default: all four)
   --n 100,1000           fleet sizes for the SSH scenario
   --concurrency 32       hosts probed at once (the ssh source's concurrency)
   --latency-ms 20        simulated per-exec latency of each host
@@ -54,6 +57,7 @@ const USAGE = `usage: node bench/run.mjs [options]   (npm run bench = build, the
   --pve-latency-ms 2     simulated latency of each Proxmox API call
   --no-pve-defaults      skip the extra run with the proxmox source's default limits (8, 20 req/s)
   --child-timeout-s 300  bound on any one discovery/ansible run
+  --inv-targets 10000    targets of the generated inventory (30 services+containers each)
   --keep                 keep the temp directory (configs, databases, logs)`;
 
 let args;
@@ -73,6 +77,7 @@ try {
       "pve-latency-ms": { type: "string", default: "2" },
       "no-pve-defaults": { type: "boolean", default: false },
       "child-timeout-s": { type: "string", default: "300" },
+      "inv-targets": { type: "string", default: "10000" },
       keep: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -107,13 +112,15 @@ const CHILD_TIMEOUT_MS = intArg("child-timeout-s", 10, 3600) * 1000;
 const PVE_NODES = intArg("pve-nodes", 1, 64);
 const PVE_GUESTS = intArg("pve-guests", 0, 100000);
 const PVE_LATENCY_MS = intArg("pve-latency-ms", 0, 10000);
-if (args.only && !["ssh", "ansible", "proxmox"].includes(args.only)) {
-  process.stderr.write(`--only takes ssh, ansible or proxmox\n${USAGE}\n`);
+if (args.only && !["ssh", "ansible", "proxmox", "inventory"].includes(args.only)) {
+  process.stderr.write(`--only takes ssh, ansible, proxmox or inventory\n${USAGE}\n`);
   process.exit(2);
 }
 const RUN_SSH = !args.only || args.only === "ssh";
 const RUN_ANSIBLE = !args.only || args.only === "ansible";
 const RUN_PROXMOX = !args.only || args.only === "proxmox";
+const RUN_INVENTORY = !args.only || args.only === "inventory";
+const INV_TARGETS = intArg("inv-targets", 10, 1_000_000);
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
@@ -963,6 +970,56 @@ async function ansibleScenario(tmp) {
 
 // ------------------------------------------------------------ c. summary
 
+/** bench/inventory.mjs in its own process, so its peak RSS is its own. */
+async function inventoryScenario(tmp) {
+  const out = join(tmp, "inventory.json");
+  log(`inventory: ${INV_TARGETS} generated targets`);
+  const { stderr } = await execFileP(process.execPath, [join(ROOT, "bench", "inventory.mjs"), "--targets", String(INV_TARGETS), "--json", out], {
+    timeout: CHILD_TIMEOUT_MS,
+    maxBuffer: 16 << 20,
+  });
+  process.stderr.write(stderr);
+  return JSON.parse(readFileSync(out, "utf8"));
+}
+
+function inventoryMarkdown(r) {
+  if (r.error) return ["", "### Inventory at scale", "", `Failed: ${r.error.split("\n")[0]}`];
+  const ok = (v, max) => (v <= max ? "met" : "NOT met");
+  return [
+    "",
+    `### Inventory at scale (${r.targets.toLocaleString("en")} generated targets, ${r.services_and_containers.toLocaleString("en")} services + containers)`,
+    "",
+    "| measurement | result | target |",
+    "|---|---:|---|",
+    `| first discovery ingest (empty database) | ${(r.ingest_first_ms / 1000).toFixed(2)} s | ≤ 10 s: ${ok(r.ingest_first_ms, 10_000)} |`,
+    `| next discovery ingest (2 % of targets changed; ${r.events_second_run} events) | ${(r.ingest_steady_ms / 1000).toFixed(2)} s | ≤ 10 s: ${ok(r.ingest_steady_ms, 10_000)} |`,
+    `| get_fleet_overview query, p50 / p95 | ${r.overview_ms.p50} / ${r.overview_ms.p95} ms | ≤ 50 ms: ${ok(r.overview_ms.p95, 50)} |`,
+    ...(r.search_ms
+      ? [
+          `| search_fleet, p50 / p95 over ${Object.keys(r.search_ms.per_query).length} query shapes | ${r.search_ms.p50} / ${r.search_ms.p95} ms | p95 ≤ 20 ms: ${ok(r.search_ms.p95, 20)} |`,
+        ]
+      : []),
+    ...(r.compare_ms !== undefined
+      ? [
+          `| create_snapshot (capture + gzip) | ${(r.snapshot_create_ms / 1000).toFixed(2)} s, ${(r.snapshot_bytes / 2 ** 20).toFixed(1)} MB | — |`,
+          `| compare_snapshots of two ${r.targets.toLocaleString("en")}-target snapshots | ${r.compare_ms} ms (${r.compare_changes} changes) | ≤ 1 s: ${ok(r.compare_ms, 1000)} |`,
+        ]
+      : []),
+    `| database size | ${(r.db_bytes / 2 ** 20).toFixed(0)} MB | — |`,
+    `| peak RSS through both ingests (the generated fleet held in memory, as a discovery holds its observations) | ${r.peak_rss_after_ingest_mb} MB | ≤ 500 MB: ${ok(r.peak_rss_after_ingest_mb, 500)} |`,
+    `| peak RSS through overview and search | ${r.peak_rss_after_queries_mb} MB | ≤ 500 MB: ${ok(r.peak_rss_after_queries_mb, 500)} |`,
+    `| peak RSS of the whole process (snapshots: two captures and a compare of 10,000 targets in memory at once) | ${r.peak_rss_mb} MB | — |`,
+    ...(r.search_ms
+      ? [
+          "",
+          `search_fleet p95 by query: ${Object.entries(r.search_ms.per_query)
+            .map(([q, v]) => `\`${q}\` ${v.p95}`)
+            .join(", ")} ms.`,
+        ]
+      : []),
+  ];
+}
+
 function markdown(results) {
   const m = results.machine;
   const lines = [
@@ -1057,6 +1114,7 @@ function markdown(results) {
       );
     }
   }
+  if (results.inventory) lines.push(...inventoryMarkdown(results.inventory));
   return `${lines.join("\n")}\n`;
 }
 
@@ -1108,6 +1166,15 @@ async function main() {
         results.proxmoxError = err.message;
         log(`Proxmox scenario failed: ${err.stack ?? err}`);
         await stopAll();
+      }
+    }
+    if (RUN_INVENTORY) {
+      try {
+        results.inventory = await inventoryScenario(tmp);
+      } catch (err) {
+        failed = true;
+        results.inventory = { error: err.message };
+        log(`Inventory scenario failed: ${err.stack ?? err}`);
       }
     }
     if (RUN_ANSIBLE) {
