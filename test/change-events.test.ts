@@ -160,6 +160,11 @@ describe("change events", () => {
     const unseen = await eventsOf({ types: ["target_unseen"] });
     expect(unseen.map((e) => e.target.name)).toEqual(["old1"]);
     expect(unseen[0]!.message).toContain("no longer listed by source lab");
+    // Listed by no source any more: no longer active, still queryable.
+    expect((await call("get_target", { target: "old1" })).target.lifecycle).toBe("stale");
+    expect((await eventsOf({ target: "old1", types: ["lifecycle_changed"] })).map((e) => e.data)).toEqual([
+      expect.objectContaining({ before: "active", after: "stale", reason: "unlisted" }),
+    ]);
   });
 
   it("keeps what docker inspect said when a later probe could not inspect, without inventing an image change", async () => {

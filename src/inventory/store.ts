@@ -231,6 +231,38 @@ function markUnseen(tx: Tx, sourceId: string, listedNow: Set<string>, now: Date,
       .where(and(eq(observations.targetId, sql.placeholder("t")), eq(observations.sourceId, sql.placeholder("s")), eq(observations.collection, LISTED))),
   );
   for (const t of gone) del.run({ t: t.id, s: sourceId });
+  // No source lists it any more (a deleted guest, a host taken out of the config):
+  // it is not "active" whatever it was last time. Stale says "probably gone" and
+  // lets the retention clock retire it; nothing it had is deleted.
+  const stillListed = prepared(tx, "select:listed_any", () =>
+    tx
+      .select({ n: sql<number>`count(*)` })
+      .from(observations)
+      .where(and(eq(observations.targetId, sql.placeholder("t")), eq(observations.collection, LISTED))),
+  );
+  const lifecycleOf = prepared(tx, "select:lifecycle", () =>
+    tx
+      .select({ lifecycle: targets.lifecycle })
+      .from(targets)
+      .where(eq(targets.id, sql.placeholder("t"))),
+  );
+  const orphaned: NewEvent[] = [];
+  for (const t of gone) {
+    if (Number(stillListed.get({ t: t.id })?.n ?? 0) > 0) continue;
+    const before = String(lifecycleOf.get({ t: t.id })?.lifecycle ?? "");
+    if (!["active", "unreachable", "discovered"].includes(before)) continue;
+    tx.update(targets).set({ lifecycle: "stale" }).where(eq(targets.id, t.id)).run();
+    orphaned.push({
+      ts: at,
+      targetId: t.id,
+      runId,
+      type: "lifecycle_changed",
+      severity: "warning",
+      message: `${t.name}: ${before} -> stale (no source lists it any more)`,
+      data: { before, after: "stale", reason: "unlisted", source: sourceId },
+    });
+  }
+  recordEvents(tx as unknown as Db, orphaned);
 }
 
 function runStatus(results: SourceResult[]): RunStatus {

@@ -99,7 +99,7 @@ function isProbeCommand(command: string): boolean {
   return /(^|\s)sh -s$/.test(command.trim());
 }
 
-function machineIdFor(name: string): string {
+export function machineIdFor(name: string): string {
   return createHash("sha256").update(`fleet-sim:${name}`).digest("hex").slice(0, 32);
 }
 
