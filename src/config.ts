@@ -297,6 +297,46 @@ export const SnapshotPolicySchema = z
   })
   .strict();
 
+export const TOOL_PRESETS = ["readonly", "full"] as const;
+export type ToolPreset = (typeof TOOL_PRESETS)[number];
+/** Which tools the server lists: a preset, then `allow` adds names and `deny` removes them (checked against the tool list when the server is built). */
+export const ToolsConfigSchema = z
+  .object({
+    preset: z.enum(TOOL_PRESETS).default("readonly"),
+    allow: z.array(z.string().min(1).max(64)).max(200).optional(),
+    deny: z.array(z.string().min(1).max(64)).max(200).optional(),
+  })
+  .strict();
+
+// Record keys are checked here, not by a key schema, so the error names the offending label.
+const StaticLabelsSchema = z.record(z.string(), z.string().min(1).max(1024)).superRefine((labels, ctx) => {
+  for (const name of Object.keys(labels)) {
+    if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name))
+      ctx.addIssue({ code: "custom", path: [name], message: "a Prometheus label name: letters, digits and '_', not starting with a digit" });
+    else if (name.startsWith("__") || name.startsWith("fleet_"))
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "names starting with '__' (reserved by Prometheus) or 'fleet_' (set by fleet-mcp) are not allowed",
+      });
+  }
+});
+
+/** export_prometheus_targets: labels added to every target group, and where write_file puts the file_sd JSON. */
+export const PrometheusConfigSchema = z
+  .object({
+    static_labels: StaticLabelsSchema.default({}),
+    /** Absolute (or ~/) path of the file_sd JSON file; Prometheus needs the name to end in .json. */
+    file_sd_path: z
+      .string()
+      .min(1)
+      .max(4096)
+      .regex(/^(\/|~\/).*\.json$/, "an absolute path (or ~/...) ending in .json, e.g. /etc/prometheus/file_sd/fleet.json")
+      .optional(),
+    default_port: PortSchema.default(9100),
+  })
+  .strict();
+
 export const ConfigFileSchema = z
   .object({
     db: z.string().min(1).optional(),
@@ -327,6 +367,8 @@ export const ConfigFileSchema = z
     roles: z.array(RoleRuleSchema).max(1000).optional(),
     health: HealthThresholdsSchema.optional(),
     snapshots: SnapshotPolicySchema.optional(),
+    prometheus: PrometheusConfigSchema.optional(),
+    tools: ToolsConfigSchema.optional(),
     limits: z
       .object({
         max_concurrent_probes: z.number().int().min(1).max(1024).optional(),
@@ -369,6 +411,9 @@ export interface FleetConfig {
   roles: RoleRule[];
   health: HealthThresholds;
   snapshots: { auto: boolean; retentionMs: number | null; minKeep: number; archiveDir: string; onExpire: "archive" | "delete" };
+  prometheus: { staticLabels: Record<string, string>; fileSdPath: string | null; defaultPort: number };
+  /** Tool selection (FLEET_TOOL_PRESET overrides the file's preset). */
+  tools: { preset: ToolPreset; allow: string[]; deny: string[] };
   /** Default for sources that find hosts (network sweeps): probe what they find (FLEET_AUTO_REGISTER). */
   autoRegister: boolean;
   /** Secrets per source id, read from the environment variables the config names. Never logged or returned. */
@@ -396,6 +441,8 @@ export interface LoadConfigOptions {
   db?: string;
   /** --config */
   configPath?: string;
+  /** The config file's parsed JSON, used instead of reading configPath (to validate a change before it is written). */
+  fileContent?: unknown;
   env?: NodeJS.ProcessEnv;
   stderrIsTty?: boolean;
 }
@@ -410,7 +457,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
   // An empty variable (FLEET_DB=) means unset, as it does for most tools.
   const env = (name: string): string | undefined => (raw[name] ? raw[name] : undefined);
   const configPath = opts.configPath || env("FLEET_CONFIG") || null;
-  const file = configPath ? readConfigFile(configPath) : {};
+  const file = opts.fileContent !== undefined ? validateConfigFile(opts.fileContent, configPath ?? "(config)") : configPath ? readConfigFile(configPath) : {};
 
   const levelRaw = env("FLEET_LOG_LEVEL") ?? file.log_level ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(levelRaw)) {
@@ -491,6 +538,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
     roles: file.roles ?? [],
     health: file.health ?? HealthThresholdsSchema.parse({}),
     snapshots: snapshotPolicy(file.snapshots, dbRaw === ":memory:" ? null : resolve(dbRaw), raw.HOME || homedir()),
+    prometheus: prometheusConfig(file.prometheus, raw.HOME || homedir()),
+    tools: toolsConfig(file.tools, env("FLEET_TOOL_PRESET")),
     secrets,
     secretValues,
     autoRegister: parseBool(env("FLEET_AUTO_REGISTER"), "FLEET_AUTO_REGISTER") ?? false,
@@ -533,6 +582,12 @@ function snapshotPolicy(raw: z.input<typeof SnapshotPolicySchema> | undefined, d
   return { auto: p.auto, retentionMs: p.retention_days === null ? null : p.retention_days * 86400_000, minKeep: p.min_keep, archiveDir, onExpire: p.on_expire };
 }
 
+function prometheusConfig(raw: z.input<typeof PrometheusConfigSchema> | undefined, home: string): FleetConfig["prometheus"] {
+  const p = PrometheusConfigSchema.parse(raw ?? {});
+  const path = p.file_sd_path ? (p.file_sd_path.startsWith("~/") ? join(home, p.file_sd_path.slice(2)) : resolve(p.file_sd_path)) : null;
+  return { staticLabels: p.static_labels, fileSdPath: path, defaultPort: p.default_port };
+}
+
 /** The id under which a Proxmox source's CLI fallback (and its SSH secrets) is recorded. */
 export function cliSourceId(proxmoxSourceId: string): string {
   return `${proxmoxSourceId}-cli`;
@@ -541,6 +596,13 @@ export function cliSourceId(proxmoxSourceId: string): string {
 /** The id under which a Proxmox source's guest probes (and their secrets) are recorded. */
 export function guestSourceId(proxmoxSourceId: string): string {
   return `${proxmoxSourceId}-guests`;
+}
+
+function toolsConfig(file: z.infer<typeof ToolsConfigSchema> | undefined, envPreset: string | undefined): FleetConfig["tools"] {
+  if (envPreset !== undefined && !(TOOL_PRESETS as readonly string[]).includes(envPreset)) {
+    throw new ConfigError(`FLEET_TOOL_PRESET=${JSON.stringify(envPreset)} is not a preset; use one of ${TOOL_PRESETS.join(", ")}.`);
+  }
+  return { preset: (envPreset as ToolPreset | undefined) ?? file?.preset ?? "readonly", allow: file?.allow ?? [], deny: file?.deny ?? [] };
 }
 
 function parseBool(v: string | undefined, name: string): boolean | undefined {
@@ -565,6 +627,10 @@ function readConfigFile(path: string): ConfigFile {
   } catch (err) {
     throw new ConfigError(`Config file ${path} is not valid JSON: ${(err as Error).message}`);
   }
+  return validateConfigFile(raw, path);
+}
+
+export function validateConfigFile(raw: unknown, path: string): ConfigFile {
   const parsed = ConfigFileSchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  - ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);

@@ -1,6 +1,6 @@
 // The application: config, database, logger, clock and the discovery service,
 // assembled once and shared by the MCP tools, the CLI and (later) the scheduler.
-import type { FleetConfig } from "../config.js";
+import { loadConfig, type FleetConfig } from "../config.js";
 import { openDb, type Db } from "../db/open.js";
 import { markInterruptedRuns } from "../inventory/store.js";
 import { createLogger, type Logger } from "../log.js";
@@ -16,6 +16,10 @@ export interface AppContext {
   now: () => Date;
   redact: Redactor;
   discovery: DiscoveryService;
+  /** A FleetConfig from a config file's content (not yet written), with the flags and environment this process started with. Throws ConfigError. */
+  reloadConfig(fileContent: unknown): FleetConfig;
+  /** Swaps the running config (update_discovery_config): the next discovery run, tool call and redaction use it. */
+  applyConfig(next: FleetConfig): void;
 }
 
 export interface CreateAppOptions {
@@ -24,11 +28,15 @@ export interface CreateAppOptions {
   log?: Logger;
   now?: () => Date;
   sourceFactory?: SourceFactory;
+  reloadConfig?: (fileContent: unknown) => FleetConfig;
 }
 
 export function createApp(opts: CreateAppOptions): AppContext {
   const { config } = opts;
-  const redact = secretValueRedactor(config.secretValues);
+  // Indirect so that secrets named by a config update are redacted too, by the logger as well.
+  let redactCurrent = secretValueRedactor(config.secretValues);
+  let secretValues = config.secretValues;
+  const redact: Redactor = (text) => redactCurrent(text);
   const log = opts.log ?? createLogger({ level: config.logLevel, pretty: config.logPretty, redact });
   const now = opts.now ?? (() => new Date());
   const db = opts.db ?? openDb(config.dbPath);
@@ -36,5 +44,23 @@ export function createApp(opts: CreateAppOptions): AppContext {
   const interrupted = markInterruptedRuns(db, (run) => isRunAlive(run, maxAge, now()), now());
   if (interrupted.length > 0) log.warn("marked discovery runs interrupted: their process stopped before finishing", { run_ids: interrupted });
   const discovery = new DiscoveryService({ db, log, now, config, sourceFactory: opts.sourceFactory ?? createSource });
-  return { config, db, log, now, redact, discovery };
+  const app: AppContext = {
+    config,
+    db,
+    log,
+    now,
+    redact,
+    discovery,
+    reloadConfig:
+      opts.reloadConfig ??
+      ((fileContent) => loadConfig({ configPath: app.config.configFile ?? undefined, db: app.config.dbPath, fileContent, stderrIsTty: app.config.logPretty })),
+    applyConfig(next) {
+      // Old secrets may still sit in events and logs: keep redacting them.
+      secretValues = [...new Set([...secretValues, ...next.secretValues])];
+      redactCurrent = secretValueRedactor(secretValues);
+      app.config = next;
+      discovery.setConfig(next);
+    },
+  };
+  return app;
 }

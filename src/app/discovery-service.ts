@@ -101,7 +101,12 @@ interface Deps {
 export class DiscoveryService {
   private active: { runId: number; startedAt: string; correlationId: string } | null = null;
 
-  constructor(private readonly deps: Deps) {}
+  constructor(private deps: Deps) {}
+
+  /** A config update: runs that start from now on use it; a run in progress keeps the config it started with. */
+  setConfig(config: FleetConfig): void {
+    this.deps = { ...this.deps, config };
+  }
 
   /** The run in progress, in this process or another one sharing the database. */
   current(): { runId: number; startedAt: string; correlationId: string } | null {
