@@ -144,7 +144,18 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 async function serve(app: AppContext): Promise<number> {
-  const { server, registry } = buildServer(app);
+  let built: ReturnType<typeof buildServer>;
+  try {
+    built = buildServer(app);
+  } catch (err) {
+    // A tools.allow/deny name that is no tool: a configuration error, said as such.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`fleet-mcp: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const { server, registry } = built;
   const transport = new StdioServerTransport();
   let closing = false;
   const done = new Promise<number>((resolve) => {

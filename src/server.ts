@@ -1,29 +1,39 @@
-// Builds the MCP server: identity, instructions and the tool seam. Only this
-// file and src/tools/registry.ts import the MCP SDK.
+// Builds the MCP server: identity, instructions, the tool seam (with the
+// configured preset), resources, prompts and log messages. Only this file,
+// src/tools/registry.ts and src/mcp/* import the MCP SDK.
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import type { AppContext } from "./app/context.js";
+import { registerPrompts } from "./mcp/prompts.js";
+import { registerResources } from "./mcp/resources.js";
 import { ALL_TOOLS } from "./tools/index.js";
+import { selectTools } from "./tools/presets.js";
 import { attachTools, ToolRegistry, type AnyTool } from "./tools/registry.js";
 import { VERSION } from "./version.js";
 
-export const INSTRUCTIONS = `fleet-mcp keeps a persistent inventory of machines (this host, and the sources in its config).
-Workflow: get_fleet_overview first; if it is empty or old, run_discovery, then get_fleet_overview again.
-Drill into one machine with get_target (id, name or address); facts carry the source and time they were seen.
-get_discovery_status tells whether a run is going and how recent runs went; query_audit_log lists past tool calls.
-Errors that start with a fix ("call run_discovery first") are meant to be followed.`;
+export const INSTRUCTIONS = `fleet-mcp keeps a persistent inventory of machines (this host and the configured sources).
+Start with get_fleet_overview; if it is empty or old, call run_discovery, then look again.
+Find machines with list_targets (filters) or search_fleet (text), then drill into one with get_target.
+What changed: get_change_events (since a time) or compare_snapshots (a snapshot vs "live"); create_snapshot before a change.
+Health: run_health_check, then list_targets with health_below. When sources fail, doctor says why.
+Lists are paged: pass next_cursor back. Errors say what to do next; follow them.`;
 
 export interface BuildServerOptions {
+  /** The tools to choose from (default: every tool); the configured preset, allow and deny still apply. */
   tools?: readonly AnyTool[];
   /** Streamable HTTP session and token name, recorded in audit rows. */
   sessionPrincipal?: string | null;
 }
 
+/** Throws ConfigError when tools.allow or tools.deny name a tool that does not exist. */
 export function buildServer(app: AppContext, opts: BuildServerOptions = {}): { server: McpServer; registry: ToolRegistry } {
-  const server = new McpServer({ name: "fleet-mcp", version: VERSION, title: "fleet-mcp" }, { instructions: INSTRUCTIONS });
-  const registry = new ToolRegistry(opts.tools ?? ALL_TOOLS, app);
+  const tools = selectTools(opts.tools ?? ALL_TOOLS, app.config.tools);
+  const server = new McpServer({ name: "fleet-mcp", version: VERSION, title: "fleet-mcp" }, { instructions: INSTRUCTIONS, capabilities: { logging: {} } });
+  const registry = new ToolRegistry(tools, app);
   attachTools(server.server, registry, (sessionId) => {
     const client = server.server.getClientVersion();
     return { clientName: client?.name ?? null, clientVersion: client?.version ?? null, sessionId: sessionId ?? null, principal: opts.sessionPrincipal ?? null };
   });
+  registerResources(server, app);
+  registerPrompts(server, app);
   return { server, registry };
 }

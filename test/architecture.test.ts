@@ -6,7 +6,7 @@
 // Layers (a layer may always import within itself):
 //   entry      src/cli.ts, src/index.ts, src/server.ts      anything
 //   app        src/app/**        inventory, discovery, db, leaf
-//   tools      src/tools/**      app, inventory, discovery, leaf; db with `import type` only
+//   tools      src/tools/**, src/mcp/**   app, inventory, discovery, leaf; db with `import type` only
 //   inventory  src/inventory/**  db, leaf; discovery with `import type` only
 //   discovery  src/discovery/**  nothing of ours outside src/discovery
 //   db         src/db/**         nothing of ours outside src/db
@@ -31,11 +31,13 @@ const LEAF_FILES = new Set(["src/log.ts", "src/redact.ts", "src/version.ts", "sr
 const DIR_LAYERS: ReadonlyArray<[prefix: string, layer: Layer]> = [
   ["src/app/", "app"],
   ["src/tools/", "tools"],
+  // MCP-facing pieces besides tools (resources, prompts): the same layer as tools.
+  ["src/mcp/", "tools"],
   ["src/inventory/", "inventory"],
   ["src/discovery/", "discovery"],
   ["src/db/", "db"],
 ];
-const MCP_SDK_ALLOWED = new Set(["src/server.ts", "src/cli.ts", "src/tools/registry.ts"]);
+const MCP_SDK_ALLOWED = new Set(["src/server.ts", "src/cli.ts", "src/tools/registry.ts", "src/mcp/resources.ts", "src/mcp/prompts.ts"]);
 const PROCESS_ENV_ALLOWED = new Set(["src/config.ts"]);
 const STDOUT_ALLOWED = new Set(["src/cli.ts"]);
 /** Properties of process.stdout that only read its state. */

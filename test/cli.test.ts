@@ -110,6 +110,16 @@ describe("fleet-mcp CLI (dist/cli.js)", () => {
     expect(r.stderr, show(r)).toContain("Usage");
   });
 
+  it("serve with a tools.allow name that is no tool exits 2 naming it, without a stack trace", { timeout: TEST_TIMEOUT_MS }, async () => {
+    const d = dir("bad-tools");
+    const cfg = join(d, "fleet.config.json");
+    writeFileSync(cfg, JSON.stringify({ tools: { allow: ["no_such_tool"] } }));
+    const r = await runCli(["serve", "--config", cfg, "--db", join(d, "fleet.db")]);
+    expect(r.code, show(r)).toBe(2);
+    expect(r.stderr, show(r)).toContain("no_such_tool");
+    expect(r.stderr, show(r)).not.toMatch(/\n\s+at /);
+  });
+
   it("an unknown option exits 2", { timeout: TEST_TIMEOUT_MS }, async () => {
     const r = await runCli(["discover", "--frobnicate"]);
     expect(r.code, show(r)).toBe(2);

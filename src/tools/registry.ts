@@ -36,6 +36,8 @@ export interface CallEnvironment {
   signal: AbortSignal;
   caller: CallerInfo;
   sendProgress?: (progress: number, total: number | undefined, message: string | undefined) => void;
+  /** Sends an MCP log message to the caller (the server honours the client's logging/setLevel). */
+  sendLog?: (level: "info" | "warning" | "error", message: string, data?: Record<string, unknown>) => void;
 }
 
 export function toolToListEntry(tool: AnyTool): Tool {
@@ -56,6 +58,8 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, u
 }
 
 export class ToolRegistry {
+  /** `logger` of the MCP log messages tools send. */
+  readonly loggerName = "fleet-mcp";
   private readonly byName = new Map<string, AnyTool>();
   private readonly listing: Tool[];
 
@@ -158,6 +162,8 @@ export class ToolRegistry {
         signal: env.signal,
         correlationId,
         progress: (p, total, message) => env.sendProgress?.(p, total, message),
+        log: (level, message, data) =>
+          env.sendLog?.(level, app.redact(message), data === undefined ? undefined : (redactValue(data, app.redact) as Record<string, unknown>)),
       });
       if (env.signal.aborted) return fail("cancelled", "The call was cancelled by the client.");
       const out = tool.output.safeParse(raw);
@@ -207,7 +213,7 @@ const LooseCallToolRequestSchema = z.object({
   params: z.unknown(),
 });
 
-/** Wires the registry into a low-level MCP server: tools/list and tools/call. */
+/** Wires the registry into a low-level MCP server: tools/list and tools/call (and tool log messages, when the server declares `logging`). */
 export function attachTools(server: Server, registry: ToolRegistry, caller: (sessionId?: string) => CallerInfo): void {
   server.registerCapabilities({ tools: { listChanged: false } });
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: registry.list() }));
@@ -222,6 +228,9 @@ export function attachTools(server: Server, registry: ToolRegistry, caller: (ses
       {
         signal: extra.signal,
         caller: caller(extra.sessionId),
+        sendLog: (level, message, data) => {
+          void server.sendLoggingMessage({ level, logger: registry.loggerName, data: { message, ...data } }, extra.sessionId).catch(() => undefined);
+        },
         sendProgress:
           progressToken === undefined
             ? undefined

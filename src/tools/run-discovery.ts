@@ -1,7 +1,29 @@
 import { z } from "zod";
-import { DiscoveryBusyError, UnknownSourceError } from "../app/discovery-service.js";
+import { DiscoveryBusyError, UnknownSourceError, type RunReport } from "../app/discovery-service.js";
 import { SourceRunSchema, type SourceRunStatus } from "./schemas.js";
-import { defineTool, ToolError } from "./tool.js";
+import { defineTool, ToolError, type ToolCallContext } from "./tool.js";
+
+/** Most host failures sent as MCP log messages per run; the result lists the first 50 anyway. */
+const MAX_HOST_LOGS = 50;
+
+// Source warnings and host failures as MCP log messages (level warning), so a
+// client shows them as they happen instead of only inside the result.
+function logRunProblems(r: RunReport, ctx: ToolCallContext): void {
+  if (!ctx.log) return;
+  for (const s of r.sources) {
+    if (s.error) ctx.log("warning", `source ${s.id} (${s.kind}) ${s.status}: ${s.error}`, { run_id: r.runId, source: s.id });
+    for (const w of s.warnings.slice(0, 20)) ctx.log("warning", `source ${s.id}: ${w}`, { run_id: r.runId, source: s.id });
+  }
+  for (const p of r.problems.slice(0, MAX_HOST_LOGS)) {
+    ctx.log("warning", `host ${p.name} (${p.sourceId}) ${p.status}${p.error ? `: ${p.error}` : ""}`, {
+      run_id: r.runId,
+      source: p.sourceId,
+      target_id: p.targetId,
+    });
+  }
+  if (r.problems.length > MAX_HOST_LOGS)
+    ctx.log("warning", `${r.problems.length - MAX_HOST_LOGS} more host(s) with problems: see get_discovery_status.`, { run_id: r.runId });
+}
 
 export const runDiscovery = defineTool({
   name: "run_discovery",
@@ -53,6 +75,7 @@ export const runDiscovery = defineTool({
         signal: ctx.signal,
         onProgress: (p) => ctx.progress(p.done, p.total, p.message),
       });
+      logRunProblems(r, ctx);
       return {
         run_id: r.runId,
         status: r.status,

@@ -18,6 +18,8 @@ export interface ToolCallContext {
   correlationId: string;
   /** Sends a progress notification when the client asked for them; a no-op otherwise. */
   progress(progress: number, total?: number, message?: string): void;
+  /** Sends an MCP log message (notifications/message) to the calling client, if it takes them; absent outside tools/call. */
+  log?(level: "info" | "warning" | "error", message: string, data?: Record<string, unknown>): void;
 }
 
 export interface ToolDefinition<I extends z.ZodObject = z.ZodObject, O extends z.ZodObject = z.ZodObject> {

@@ -34,6 +34,8 @@ export interface HarnessOptions {
   /** A config file's content, parsed by the real loadConfig (with `env` as the environment). */
   configJson?: unknown;
   env?: Record<string, string>;
+  /** Tool preset (default full here, so tests see every tool; the product's default is readonly). */
+  preset?: FleetConfig["tools"]["preset"];
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -53,7 +55,13 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const sources: SourceConfig[] = opts.runners
     ? Object.keys(opts.runners).map((id) => ({ kind: "local" as const, id, timeout_ms: 5000, max_output_bytes: 4 * 1024 * 1024 }))
     : base.sources;
-  const config: FleetConfig = { ...base, sources, ...opts.config, limits: { ...base.limits, ...opts.config?.limits } };
+  const config: FleetConfig = {
+    ...base,
+    sources,
+    ...opts.config,
+    limits: { ...base.limits, ...opts.config?.limits },
+    tools: { ...base.tools, preset: opts.preset ?? "full", ...opts.config?.tools },
+  };
   const logs: string[] = [];
   const log = createLogger({ level: "debug", pretty: false, write: (l) => logs.push(l), redact: secretValueRedactor(config.secretValues) });
   const sourceFactory: SourceFactory =
