@@ -4,9 +4,15 @@
 export const REDACTED = "[REDACTED]";
 
 const SECRET_KEY = /pass(word|phrase)?|secret|token|private[_-]?key|credential|authorization|cookie/i;
+/**
+ * Keys that mention a secret without holding one: the NAME of the environment
+ * variable that holds it (`password_env`), whether password logins are allowed
+ * (`password_authentication`, `ssh_password_auth`), a host-key policy.
+ */
+const NOT_A_SECRET = /(_env|_authentication|_auth|_login|_logins|_policy)$/i;
 
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
+  return SECRET_KEY.test(key) && !NOT_A_SECRET.test(key);
 }
 
 export type Redactor = (text: string) => string;

@@ -171,6 +171,12 @@ describe("a scripted agent session over stdio", () => {
 
     // 3. Discover again and compare.
     await call(client, "run_discovery");
+    // The security report names the new port on the production host (new since the last snapshot).
+    const report = await call(client, "generate_fleet_report", { kind: "security", format: "markdown" });
+    const newPorts = report.data.security.listening_ports.ports.items.filter((p: S) => p.new);
+    expect(newPorts.map((p: S) => [p.name, p.port, p.role])).toEqual([["web-1", 8443, "production"]]);
+    expect(report.markdown).toContain("8443");
+
     await call(client, "create_snapshot", { name: "after-change" });
     const diff = await call(client, "compare_snapshots", { a: String(snap.id), b: "latest", limit: 200 });
     const changes = diff.changes.map((c: S) => `${c.change}:${c.type}:${c.target_name}${c.type === "target" ? "" : `:${c.entity}`}`).sort();
@@ -205,6 +211,7 @@ describe("a scripted agent session over stdio", () => {
       "list_targets",
       "create_snapshot",
       "run_discovery",
+      "generate_fleet_report",
       "create_snapshot",
       "compare_snapshots",
       "get_change_events",

@@ -4,7 +4,7 @@ import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { appendAudit, verifyAuditChain } from "../src/inventory/audit.js";
-import { REDACTED } from "../src/redact.js";
+import { REDACTED, redactValue } from "../src/redact.js";
 import { ALL_TOOLS } from "../src/tools/index.js";
 import { defineTool, ToolError } from "../src/tools/tool.js";
 import { auditRows, lastAudit, startHarness, text, type Harness } from "./support/harness.js";
@@ -34,6 +34,34 @@ const boom = defineTool({
     if (o.blob === "boom") throw new Error("summary failed");
     return "exploded";
   },
+});
+
+describe("redaction by key", () => {
+  it("hides values under keys that hold a secret, not under keys that only name one", () => {
+    const out = redactValue(
+      {
+        password: "hunter22",
+        token_secret: "abc",
+        passphrase: "p",
+        authorization: "Bearer x",
+        password_env: "FLEET_SSH_PASSWORD",
+        password_authentication: "yes",
+        ssh_password_auth: true,
+        host_key_policy: "tofu",
+      },
+      (t) => t,
+    );
+    expect(out).toEqual({
+      password: REDACTED,
+      token_secret: REDACTED,
+      passphrase: REDACTED,
+      authorization: REDACTED,
+      password_env: "FLEET_SSH_PASSWORD",
+      password_authentication: "yes",
+      ssh_password_auth: true,
+      host_key_policy: "tofu",
+    });
+  });
 });
 
 describe("one audit row per tools/call", () => {

@@ -29,9 +29,13 @@ describe("tools/list", () => {
       "compare_snapshots",
       "create_snapshot",
       "doctor",
+      "export_prometheus_targets",
+      "generate_fleet_report",
       "get_change_events",
+      "get_discovery_config",
       "get_discovery_status",
       "get_fleet_overview",
+      "get_inventory_statistics",
       "get_target",
       "list_services",
       "list_snapshots",
@@ -41,6 +45,7 @@ describe("tools/list", () => {
       "run_health_check",
       "search_fleet",
       "set_target_role",
+      "update_discovery_config",
     ]);
     for (const t of tools) {
       expect(t.description!.length).toBeGreaterThan(40);
@@ -265,7 +270,7 @@ describe("get_discovery_status", () => {
   it("shows recent runs newest first with per-source results", async () => {
     h = await startHarness({ runners: { lab: new ScriptedRunner(() => ({ kind: "answer", host: debianHost() })) } });
     const before = (await h.client.callTool({ name: "get_discovery_status", arguments: {} })).structuredContent as S;
-    expect(before).toEqual({ running: null, configured_sources: [{ id: "lab", kind: "local" }], runs: [] });
+    expect(before).toEqual({ running: null, configured_sources: [{ id: "lab", kind: "local" }], runs: [], next_cursor: null });
     await h.client.callTool({ name: "run_discovery", arguments: {} });
     await h.client.callTool({ name: "run_discovery", arguments: {} });
     const res = await h.client.callTool({ name: "get_discovery_status", arguments: { limit: 1 } });
@@ -274,6 +279,10 @@ describe("get_discovery_status", () => {
     expect(s.runs[0]).toMatchObject({ run_id: 2, trigger: "tool", status: "ok", targets_seen: 1, targets_added: 0 });
     expect(s.runs[0].sources).toEqual([expect.objectContaining({ id: "lab", status: "ok", hosts_ok: 1, warnings: [] })]);
     expect(text(res)).toContain("Last run 2: ok");
+    // The next page holds the older run, and nothing after it.
+    const next = (await h.client.callTool({ name: "get_discovery_status", arguments: { limit: 1, cursor: s.next_cursor } })).structuredContent as S;
+    expect(next.runs.map((r: S) => r.run_id)).toEqual([1]);
+    expect(next.next_cursor).toBeNull();
   });
 });
 

@@ -1,7 +1,7 @@
 // Read side of the inventory. Each public function runs in one read
 // transaction, so a reader sees the inventory before or after a discovery's
 // write, never half of it.
-import { asc, count, desc, eq, inArray, or, sql, sum } from "drizzle-orm";
+import { asc, count, desc, eq, inArray, lt, or, sql, sum } from "drizzle-orm";
 import type { Db } from "../db/open.js";
 import {
   addresses,
@@ -194,9 +194,15 @@ export function getTargetDetail(db: Db, id: string, limits: TargetDetailLimits) 
 
 export type TargetDetail = NonNullable<ReturnType<typeof getTargetDetail>>;
 
-export function listRuns(db: Db, limit: number) {
+export function listRuns(db: Db, limit: number, beforeId?: number) {
   return read(db, (tx) => {
-    const runs = tx.select().from(discoveryRuns).orderBy(desc(discoveryRuns.id)).limit(limit).all();
+    const runs = tx
+      .select()
+      .from(discoveryRuns)
+      .where(beforeId !== undefined ? lt(discoveryRuns.id, beforeId) : undefined)
+      .orderBy(desc(discoveryRuns.id))
+      .limit(limit)
+      .all();
     const ids = runs.map((r) => r.id);
     const sources = ids.length ? tx.select().from(discoverySourceResults).where(inArray(discoverySourceResults.runId, ids)).all() : [];
     return runs.map((r) => ({ ...r, sources: sources.filter((s) => s.runId === r.id) }));

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { listRuns } from "../inventory/queries.js";
 import { SourceRunSchema, type SourceRunStatus } from "./schemas.js";
-import { defineTool } from "./tool.js";
+import { decodeCursor, defineTool, encodeCursor } from "./tool.js";
 
 export const getDiscoveryStatus = defineTool({
   name: "get_discovery_status",
@@ -10,7 +10,8 @@ export const getDiscoveryStatus = defineTool({
     "Shows whether a discovery is running now and the outcome of the latest runs, per source. Call run_discovery to start one, or get_fleet_overview to read what they found.",
   input: z
     .object({
-      limit: z.number().int().min(1).max(50).default(5).describe("How many recent runs to return, newest first (1-50, default 5)."),
+      limit: z.number().int().min(1).max(200).default(25).describe("Runs per page, newest first (1-200, default 25)."),
+      cursor: z.string().max(200).optional().describe("next_cursor from the previous page."),
     })
     .strict(),
   output: z.object({
@@ -31,14 +32,20 @@ export const getDiscoveryStatus = defineTool({
         sources: z.array(SourceRunSchema),
       }),
     ),
+    next_cursor: z.string().nullable(),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx) {
     const running = ctx.app.discovery.current();
+    const beforeId = args.cursor ? Number(decodeCursor(args.cursor, ["before"]).before) : undefined;
+    const page = listRuns(ctx.app.db, args.limit + 1, beforeId);
+    const more = page.length > args.limit;
+    const runs = more ? page.slice(0, args.limit) : page;
     return {
+      next_cursor: more ? encodeCursor({ before: runs[runs.length - 1]!.id }) : null,
       running: running ? { run_id: running.runId, started_at: running.startedAt } : null,
       configured_sources: ctx.app.config.sources.map((s) => ({ id: s.id, kind: s.kind })),
-      runs: listRuns(ctx.app.db, args.limit).map((r) => ({
+      runs: runs.map((r) => ({
         run_id: r.id,
         trigger: r.trigger,
         status: r.status,

@@ -18,9 +18,11 @@ export const getTarget = defineTool({
         .number()
         .int()
         .min(1)
-        .max(1000)
-        .default(100)
-        .describe("Most items returned per collection (services, containers, ports, ...); totals are always given."),
+        .max(200)
+        .default(25)
+        .describe(
+          "Most items returned per collection (services, containers, ports, ...; 1-200, default 25); totals are always given. Page through one collection with list_services(target=...).",
+        ),
     })
     .strict(),
   output: z.object({
