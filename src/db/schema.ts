@@ -112,10 +112,7 @@ export const services = sqliteTable(
     enabled: text("enabled"),
     firstObservedAt: text("first_observed_at").notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.targetId, t.sourceId, t.name] }),
-    index("services_active_state_idx").on(t.activeState),
-  ],
+  (t) => [primaryKey({ columns: [t.targetId, t.sourceId, t.name] }), index("services_active_state_idx").on(t.activeState)],
 );
 
 export const containers = sqliteTable(
