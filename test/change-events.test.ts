@@ -1,7 +1,7 @@
 // Change events: each discovery compares what it saw with the inventory and
 // records exactly what changed (typed, with before/after), nothing more.
 import { afterEach, describe, expect, it } from "vitest";
-import { startHarness, text, type Harness } from "./support/harness.js";
+import { startHarness, text, type Harness, callOk } from "./support/harness.js";
 import { container, fleetHarnessOptions, port, service, type HostSpec } from "./support/fleet.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -12,11 +12,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function call(name: string, args: Record<string, unknown> = {}): Promise<S> {
-  const r = await h!.client.callTool({ name, arguments: args });
-  if (r.isError) throw new Error(`${name} failed: ${text(r)}`);
-  return r.structuredContent as S;
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callOk(h!, name, args);
 
 async function eventsOf(args: Record<string, unknown> = {}): Promise<S[]> {
   const out: S[] = [];

@@ -3,7 +3,7 @@
 // its errors, retired targets, and pagination without gaps or repeats.
 import { afterEach, describe, expect, it } from "vitest";
 import { container, fleetHarnessOptions, service, type HostSpec } from "./support/fleet.js";
-import { lastAudit, startHarness, text, type Harness } from "./support/harness.js";
+import { lastAudit, startHarness, text, type Harness, callOk } from "./support/harness.js";
 
 const T0 = new Date("2026-11-23T10:00:00.000Z");
 const DAY = 24 * 3600_000;
@@ -17,11 +17,7 @@ afterEach(async () => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function call(name: string, args: Record<string, unknown> = {}): Promise<Json> {
-  const res = await h!.client.callTool({ name, arguments: args });
-  if (res.isError) throw new Error(`${name} failed: ${text(res)}`);
-  return res.structuredContent;
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callOk(h!, name, args);
 
 async function walk(args: Record<string, unknown>, limit: number): Promise<Json[]> {
   const items: Json[] = [];

@@ -3,7 +3,7 @@
 // never skips or repeats a target.
 import { afterEach, describe, expect, it } from "vitest";
 import { fleetHarnessOptions, type HostSpec } from "./support/fleet.js";
-import { lastAudit, startHarness, text, type Harness } from "./support/harness.js";
+import { lastAudit, startHarness, text, type Harness, callOk } from "./support/harness.js";
 
 const T0 = new Date("2026-11-23T10:00:00.000Z");
 const HOUR = 3600_000;
@@ -18,11 +18,7 @@ afterEach(async () => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function call(name: string, args: Record<string, unknown> = {}): Promise<Json> {
-  const res = await h!.client.callTool({ name, arguments: args });
-  if (res.isError) throw new Error(`${name} failed: ${text(res)}\n${h!.logs.filter((l) => l.includes('"error"')).join("\n")}`);
-  return res.structuredContent;
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callOk(h!, name, args);
 
 /** Every page of a listing, by following next_cursor. */
 async function walk(args: Record<string, unknown>, limit = 7): Promise<Json[]> {

@@ -10,7 +10,7 @@ import type { SourceFactory } from "../src/app/sources.js";
 import type { TargetObservation } from "../src/discovery/types.js";
 import { buildReport } from "../src/inventory/reports/index.js";
 import { container, fleetSource, port, service, type HostSpec } from "./support/fleet.js";
-import { lastAudit, startHarness, text, type Harness } from "./support/harness.js";
+import { lastAudit, startHarness, text, type Harness, callOk } from "./support/harness.js";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -24,11 +24,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-async function call(name: string, args: Record<string, unknown> = {}): Promise<Json> {
-  const res = await h!.client.callTool({ name, arguments: args });
-  if (res.isError) throw new Error(`${name} failed: ${text(res)}\n${h!.logs.filter((l) => l.includes('"error"')).join("\n")}`);
-  return res.structuredContent;
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callOk(h!, name, args);
 
 async function report(kind: string, args: Record<string, unknown> = {}): Promise<Json> {
   const res = await h!.client.callTool({ name: "generate_fleet_report", arguments: { kind, ...args } });

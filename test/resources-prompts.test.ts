@@ -6,7 +6,7 @@
 import { LoggingMessageNotificationSchema, type LoggingMessageNotification } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { fleetFactory, fleetSource, type HostSpec } from "./support/fleet.js";
-import { auditRows, startHarness, text, type Harness } from "./support/harness.js";
+import { auditRows, startHarness, text, type Harness, callOk } from "./support/harness.js";
 import { startSimHost, type SimHost } from "./support/ssh-sim.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -45,11 +45,7 @@ async function startFleet(extra: { warnings?: string[] } = {}) {
   return h;
 }
 
-async function call(name: string, args: Record<string, unknown> = {}) {
-  const res = await h!.client.callTool({ name, arguments: args });
-  if (res.isError) throw new Error(`${name} failed: ${text(res)}`);
-  return res.structuredContent as S;
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callOk(h!, name, args);
 
 async function readJson(uri: string) {
   const r = await h!.client.readResource({ uri });

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { RoleRule } from "../src/config.js";
 import { applyRoles } from "../src/inventory/roles.js";
 import { fleetHarnessOptions, type HostSpec } from "./support/fleet.js";
-import { lastAudit, startHarness, text, type Harness } from "./support/harness.js";
+import { lastAudit, startHarness, text, type Harness, callOk } from "./support/harness.js";
 
 const T0 = new Date("2026-11-23T10:00:00.000Z");
 
@@ -21,11 +21,7 @@ afterEach(async () => {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
-async function call(name: string, args: Record<string, unknown> = {}): Promise<Json> {
-  const res = await h!.client.callTool({ name, arguments: args });
-  if (res.isError) throw new Error(`${name} failed: ${text(res)}\n${h!.logs.filter((l) => l.includes('"error"')).join("\n")}`);
-  return res.structuredContent;
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callOk(h!, name, args);
 
 async function roles(): Promise<Map<string, { role: string; source: string | null; reason: string | null }>> {
   const page = await call("list_targets", { detail: "full", limit: 200 });

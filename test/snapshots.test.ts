@@ -11,7 +11,7 @@ import type { FleetConfig } from "../src/config.js";
 import { unpackDocument } from "../src/inventory/diff.js";
 import { applySnapshotRetention } from "../src/inventory/snapshots.js";
 import { container, fleetHarnessOptions, port, service, type HostSpec } from "./support/fleet.js";
-import { lastAudit, startHarness, text, type Harness } from "./support/harness.js";
+import { lastAudit, startHarness, text, type Harness, callOk } from "./support/harness.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -48,11 +48,7 @@ async function start(fleet: () => HostSpec[], opts: { clock?: ReturnType<typeof 
   return { h, clock: c };
 }
 
-async function call(name: string, args: Record<string, unknown> = {}) {
-  const res = await h!.client.callTool({ name, arguments: args });
-  if (res.isError) throw new Error(`${name} failed: ${text(res)}`);
-  return res.structuredContent as S;
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callOk(h!, name, args);
 
 async function discover() {
   const out = await call("run_discovery");

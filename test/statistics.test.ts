@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { openDb } from "../src/db/open.js";
 import { container, fleetHarnessOptions, port, service, type HostSpec } from "./support/fleet.js";
-import { auditRows, lastAudit, startHarness, text, type Harness } from "./support/harness.js";
+import { auditRows, lastAudit, startHarness, text, type Harness, callOk } from "./support/harness.js";
 
 const T0 = new Date("2026-11-20T08:00:00.000Z");
 const T1 = new Date("2026-11-22T09:30:00.000Z");
@@ -25,11 +25,7 @@ afterEach(async () => {
   dir = undefined;
 });
 
-async function call(name: string, args: Record<string, unknown> = {}): Promise<Json> {
-  const res = await h!.client.callTool({ name, arguments: args });
-  if (res.isError) throw new Error(`${name} failed: ${text(res)}`);
-  return res.structuredContent;
-}
+const call = (name: string, args: Record<string, unknown> = {}) => callOk(h!, name, args);
 
 let fleet: HostSpec[] = [];
 function build() {

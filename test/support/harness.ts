@@ -103,3 +103,11 @@ export function text(result: object): string {
   const content = (result as { content?: unknown }).content as Array<{ type: string; text?: string }> | undefined;
   return (content ?? []).map((c) => c.text ?? "").join("\n");
 }
+
+/** Calls a tool that must succeed and returns its structuredContent; a failure throws with the text and the server's error logs. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function callOk(h: Harness, name: string, args: Record<string, unknown> = {}): Promise<any> {
+  const res = await h.client.callTool({ name, arguments: args });
+  if (res.isError) throw new Error(`${name} failed: ${text(res)}\n${h.logs.filter((l) => l.includes('"error"')).join("\n")}`);
+  return res.structuredContent;
+}
