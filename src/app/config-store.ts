@@ -3,11 +3,11 @@
 // schemas and loader as the file at start-up, written atomically, then swapped
 // into the running app. Secrets never pass through here: the file only names
 // environment variables, and the view shows names, never values.
-import { randomBytes } from "node:crypto";
-import { accessSync, chmodSync, closeSync, constants, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { accessSync, constants, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { ConfigError, ConfigFileSchema, type FleetConfig, type HealthThresholds, type RoleRule } from "../config.js";
+import { writeFileAtomic } from "../inventory/files.js";
 import type { AppContext } from "./context.js";
 
 export class ConfigUpdateError extends Error {
@@ -181,36 +181,6 @@ function assertWritable(path: string): void {
     throw new ConfigUpdateError(
       `The config file ${path} (or its directory, where the new version is written first) is not writable (${code}). Give this server's user write access to both, or restart it with a config file it may write.`,
     );
-  }
-}
-
-/**
- * Writes `data` to `path` so that readers see the old file or the new one, never
- * half of one: a temp file in the same directory, fsynced, then renamed over it.
- * Keeps the mode of an existing file.
- */
-export function writeFileAtomic(path: string, data: string, defaultMode = 0o644): void {
-  let mode = defaultMode;
-  try {
-    mode = statSync(path).mode & 0o7777;
-  } catch {
-    // a new file: the default mode
-  }
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = openSync(tmp, "wx", mode);
-  try {
-    try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    // openSync's mode is filtered by the umask; the file must keep its own.
-    chmodSync(tmp, mode);
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
   }
 }
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { and, asc, count, desc, eq, inArray, isNotNull, lt, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { FleetConfig } from "../config.js";
+import { writeFileAtomic } from "./files.js";
 import type { Db } from "../db/open.js";
 import { addresses, containers, filesystems, interfaces, observations, ports, services, snapshots, sshEndpoints, stacks, targets } from "../db/schema.js";
 import {
@@ -563,24 +564,6 @@ function archiveFileName(meta: SnapshotMeta): string {
   return `snapshot-${meta.id}-${slug}.json.gz`;
 }
 
-/** Writes `data` to `path` through a temporary file in the same directory and a rename: a crash never leaves half a file. */
-function writeFileAtomic(path: string, data: Buffer): void {
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const fd = openSync(tmp, "wx", 0o600);
-  try {
-    try {
-      writeSync(fd, data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-}
-
 /**
  * Snapshots older than the retention leave the database, except the newest
  * `minKeep`. With onExpire "archive" each is first written to archiveDir as
@@ -639,7 +622,7 @@ export function applySnapshotRetention(db: Db, policy: FleetConfig["snapshots"],
     };
     const text = `${JSON.stringify(header).slice(0, -1)},"document":${gunzipSync(row.data).toString("utf8")}}`;
     const path = join(policy.archiveDir, archiveFileName(meta));
-    writeFileAtomic(path, gzipSync(text, { level: GZIP_LEVEL }));
+    writeFileAtomic(path, gzipSync(text, { level: GZIP_LEVEL }), 0o600);
     db.delete(snapshots).where(eq(snapshots.id, meta.id)).run();
     result.archived.push(path);
     result.deleted.push(meta.id);

@@ -1,7 +1,7 @@
 import { lstatSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { writeFileAtomic } from "../app/config-store.js";
+import { writeFileAtomic } from "../inventory/files.js";
 import { buildPrometheusTargets } from "../inventory/prometheus.js";
 import { decodeCursor, defineTool, encodeCursor, ToolError } from "./tool.js";
 
