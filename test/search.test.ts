@@ -1,9 +1,10 @@
 // search_fleet through the MCP client against fleets discovered by the real
 // discovery service: ranking, prefixes, every filter, filter-only queries, the
 // index following a second discovery and a role change, hostile FTS syntax,
-// retired targets, and pagination over tied scores without gaps or repeats.
+// retired targets, pagination over tied scores without gaps or repeats, and
+// words too common to rank (grouped, unscored, bounded filter checks).
 import { afterEach, describe, expect, it } from "vitest";
-import { verifySearchIndex } from "../src/inventory/search.js";
+import { FILTER_SCAN_LIMIT, RANK_LIMIT, verifySearchIndex } from "../src/inventory/search.js";
 import { container, fleetHarnessOptions, port, service, type HostSpec } from "./support/fleet.js";
 import { lastAudit, startHarness, text, type Harness } from "./support/harness.js";
 
@@ -370,7 +371,10 @@ describe("search_fleet", () => {
       facts: { tags: "web" },
       // Two scores, 600 units each: the first page's boundary falls inside the better one.
       services: Array.from({ length: 20 }, (_, j) =>
-        service(`worker-${j}`, { description: j % 2 ? "Queue worker" : "Queue worker for the nightly batch jobs" }),
+        service(`worker-${j}`, {
+          description: j % 2 ? "Queue worker" : "Queue worker for the nightly batch jobs",
+          ...(j % 4 === 3 ? { active: "inactive", sub: "dead" } : {}),
+        }),
       ),
     }));
     h = await startHarness({ ...fleetHarnessOptions({ lab: () => hosts }), configJson: { roles: [{ role: "production", tag: "web" }] }, now: () => T0 });
@@ -393,9 +397,180 @@ describe("search_fleet", () => {
     expect(new Set(seen.map((m) => `${m.name}@${m.target.id}`)).size).toBe(1200);
     expect(seen.every((m, i) => i === 0 || m.score <= seen[i - 1].score)).toBe(true);
     expect(new Set(seen.map((m) => m.score)).size).toBe(2);
+    // A filter no index serves (a sub state) on more matches than counting may check: the matches are
+    // ranked unfiltered and each page checks its candidates in order. Every match once, in score order.
+    const running: Json[] = [];
+    do {
+      const page = await call("search_fleet", { query: "worker state:running", limit: 150, ...(cursor ? { cursor } : {}) });
+      expect(page.total_is_lower_bound).toBe(true);
+      expect(page.total).toBeLessThan(900);
+      running.push(...page.matches);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    const byId = (m: Json) => `${m.name}@${m.target.id}`;
+    expect(running.map(byId)).toEqual(seen.filter((m) => m.state === "active/running").map(byId));
+    expect(running).toHaveLength(900);
     const res = await h!.client.callTool({ name: "search_fleet", arguments: { query: "worker role:production", limit: 2 } });
     expect(text(res)).toBe(
       `2 of 1000+ match(es): ${(res.structuredContent as Json).matches.map((m: Json) => `${m.name} (service on ${m.target.name})`).join(", ")}. More: pass next_cursor.`,
     );
+  });
+
+  describe("a word matching more entities of one type than RANK_LIMIT", () => {
+    // 110 hosts with 20 units each that all match "queue": 19 by name, 1 by
+    // description only. One host is named queue-master, one listens with a
+    // process named queue, one runs a dead container of a queue image, and one
+    // queue unit (on a late host) has exited.
+    const HOSTS = 110;
+    const NAMED = HOSTS * 19;
+    const fleet = (): HostSpec[] =>
+      Array.from({ length: HOSTS }, (_, i) => ({
+        name: i === 0 ? "queue-master" : `h-${String(i).padStart(3, "0")}`,
+        address: `10.7.0.${i + 1}`,
+        facts: { tags: i < 4 ? "eu" : "us" },
+        services: [
+          ...Array.from({ length: 19 }, (_, j) =>
+            service(`queue-${j}`, { description: "Job runner", ...(i === HOSTS - 3 && j === 18 ? { active: "inactive", sub: "exited" } : {}) }),
+          ),
+          service("runner", { description: "Queue consumer" }),
+        ],
+        ports: i === 3 ? [port(7000, "queue")] : [],
+        containers: i === 5 ? [container("worker", "queue/worker:1", { state: "dead", status: "Dead" })] : [],
+      }));
+
+    async function pages(query: string, limit: number): Promise<{ items: Json[]; pages: Json[] }> {
+      const items: Json[] = [];
+      const seen: Json[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        if (seen.length > 100) throw new Error("pagination does not end");
+        const page = await call("search_fleet", { query, limit, ...(cursor ? { cursor } : {}) });
+        seen.push(page);
+        expect(page.total).toBe(seen[0].total);
+        items.push(...page.matches);
+        cursor = page.next_cursor ?? undefined;
+        if (!cursor) return { items, pages: seen };
+      }
+    }
+    const id = (m: Json) => `${m.type}:${m.name}@${m.target.id}`;
+    /** The order as runs of kinds: [kind, how many in a row]. */
+    const runs = (items: Json[]) => {
+      const out: Array<[string, number]> = [];
+      for (const m of items) {
+        const kind = m.type === "service" ? m.name.replace(/-\d+$/, "") : `${m.type}:${m.name}`;
+        const last = out[out.length - 1];
+        if (last && last[0] === kind) last[1]++;
+        else out.push([kind, 1]);
+      }
+      return out;
+    };
+
+    it("puts name matches first, leaves the unranked type unscored, and pages every match once whatever the page size", async () => {
+      expect(NAMED).toBeGreaterThan(RANK_LIMIT);
+      let hosts = fleet();
+      let now = T0;
+      h = await startHarness({
+        ...fleetHarnessOptions({ lab: () => hosts }),
+        configJson: { lifecycle: { stale_after_hours: 1, retire_after_days: 1 } },
+        now: () => now,
+      });
+      await call("run_discovery");
+
+      const first = await call("search_fleet", { query: "queue", limit: 50 });
+      // Counting reads only the index: still exact.
+      expect(first).toMatchObject({ total: HOSTS * 20 + 3, total_is_lower_bound: false });
+      expect(first.notes.join(" ")).toMatch(/More than 2,000 services match these words, too many to rank/);
+      // The ranked target named queue-master leads its group; the services named queue-* follow, unscored.
+      expect(first.matches[0]).toMatchObject({ type: "target", name: "queue-master" });
+      expect(first.matches[0].score).toBeGreaterThan(0);
+      expect(first.matches.slice(1).every((m: Json) => m.type === "service" && /^queue-\d+$/.test(m.name) && m.score === null)).toBe(true);
+
+      const all = await pages("queue", 200);
+      expect(all.items).toHaveLength(HOSTS * 20 + 3);
+      expect(new Set(all.items.map(id)).size).toBe(HOSTS * 20 + 3);
+      // Group 0 (every word in the name): the ranked target, then the unranked services;
+      // group 1: the ranked port (its process matches, not its number) and container (its image) by score,
+      // then the units that only mention queue.
+      const order = runs(all.items);
+      expect(order.slice(0, 2)).toEqual([
+        ["target:queue-master", 1],
+        ["queue", NAMED],
+      ]);
+      expect(
+        order
+          .slice(2, 4)
+          .map(([kind]) => kind)
+          .sort(),
+      ).toEqual(["container:worker", "port:tcp/7000"]);
+      expect(order.slice(4)).toEqual([["runner", HOSTS]]);
+      const scored = all.items.filter((m) => m.score !== null);
+      expect(scored.map((m) => m.type).sort()).toEqual(["container", "port", "target"]);
+      expect(scored[1].score).toBeGreaterThanOrEqual(scored[2].score);
+      // Another page size walks the same order: page boundaries fall anywhere, nothing moves.
+      const odd = await pages("queue", 37);
+      expect(odd.items.map(id)).toEqual(all.items.map(id));
+      expect(odd.pages.slice(0, -1).every((p) => p.matches.length === 37)).toBe(true);
+      // Below the bound nothing changes: runner alone is 110 units, ranked.
+      const few = await call("search_fleet", { query: "consumer", limit: 200 });
+      expect(few.matches).toHaveLength(HOSTS);
+      expect(few.matches.every((m: Json) => m.score > 0)).toBe(true);
+      expect(few.notes).toEqual([]);
+      verifySearchIndex(h!.app.db);
+
+      // Two hosts (queue-master among them) gone long enough to be retired: left out, and still counted exactly.
+      hosts = hosts.slice(2);
+      now = new Date(T0.getTime() + 3 * DAY);
+      await call("run_discovery");
+      const left = await pages("queue", 200);
+      expect(left.pages[0]).toMatchObject({ total: (HOSTS - 2) * 20 + 2, total_is_lower_bound: false });
+      expect(new Set(left.items.map(id)).size).toBe((HOSTS - 2) * 20 + 2);
+      expect(left.items.every((m) => m.target.lifecycle !== "retired")).toBe(true);
+      expect(runs(left.items)[0]).toEqual(["queue", (HOSTS - 2) * 19]);
+      const incl = await call("search_fleet", { query: "queue", include_retired: true, limit: 1 });
+      expect(incl).toMatchObject({ total: HOSTS * 20 + 3, matches: [{ type: "target", name: "queue-master", target: { lifecycle: "retired" } }] });
+    });
+
+    it("filters an unranked type by an indexed set or by bounded checks, without gaps or repeats", async () => {
+      expect(NAMED).toBeGreaterThan(FILTER_SCAN_LIMIT);
+      h = await startHarness({ ...fleetHarnessOptions({ lab: () => fleet() }), now: () => T0 });
+      await call("run_discovery");
+
+      // A narrow target filter (4 hosts): tested against the set of their rows, counted exactly.
+      const eu = await pages("queue tag:eu", 30);
+      expect(eu.pages[0]).toMatchObject({ total: 82, total_is_lower_bound: false });
+      expect(new Set(eu.items.map(id)).size).toBe(82);
+      expect(runs(eu.items)).toEqual([
+        ["target:queue-master", 1],
+        ["queue", 4 * 19],
+        ["port:tcp/7000", 1],
+        ["runner", 4],
+      ]);
+      expect(eu.items.every((m) => m.target.name === "queue-master" || ["h-001", "h-002", "h-003"].includes(m.target.name))).toBe(true);
+      // On one page, the name matches found whole let the rest be walked without them: still each once.
+      const onePage = await call("search_fleet", { query: "queue tag:eu", limit: 200 });
+      expect(onePage.matches.map(id)).toEqual(eu.items.map(id));
+
+      // A sub state has no index: each match is checked by a lookup, most pass, pages fill, the count says "at least".
+      const running = await pages("queue state:running", 200);
+      expect(running.pages[0]).toMatchObject({ total: 1000, total_is_lower_bound: true });
+      expect(running.items).toHaveLength(HOSTS * 20 - 1);
+      expect(new Set(running.items.map(id)).size).toBe(HOSTS * 20 - 1);
+      expect(running.pages.slice(0, -1).every((p) => p.matches.length === 200)).toBe(true);
+
+      // A filter no unit passes: a page checks at most FILTER_SCAN_LIMIT of the unranked units, then ends
+      // early with a cursor and says why; the dead container (ranked, in the later group) waits for its turn.
+      const dead = await pages("queue state:dead", 25);
+      expect(dead.items.map(id)).toEqual([expect.stringMatching(/^container:worker@/)]);
+      expect(dead.pages.length).toBeGreaterThan(1);
+      expect(dead.pages[0]).toMatchObject({ matches: [], total: 1, total_is_lower_bound: true });
+      expect(dead.pages[0].next_cursor).toEqual(expect.any(String));
+      expect(dead.pages[0].notes.join(" ")).toMatch(/Checked the filters on 2,000 matches .* and none passed: pass next_cursor/);
+      const res = await h!.client.callTool({ name: "search_fleet", arguments: { query: "queue state:dead" } });
+      expect(text(res)).toBe("No matches yet: pass next_cursor to check more.");
+      // The one exited unit sits past the first checks; walking the cursor finds it exactly once.
+      const exited = await pages("queue state:exited", 25);
+      expect(exited.items.map((m) => `${m.name}@${m.target.name}`)).toEqual([`queue-18@h-${HOSTS - 3}`]);
+      expect(exited.items[0]).toMatchObject({ state: "inactive/exited", score: null });
+    });
   });
 });

@@ -97,7 +97,8 @@ export function ftsExpression(words: readonly string[]): string {
 export interface SearchCursor {
   /** Fingerprint of the query the cursor belongs to. */
   q: string;
-  /** Sort position of the last item returned: score, entity type rank, base rowid. */
+  /** Sort position of the last item returned: group (0: name match, 1: other; always 0 when every type is ranked), score, entity type rank, base rowid. */
+  g: number;
   s: number;
   t: number;
   r: number;
@@ -133,7 +134,7 @@ export interface SearchHit {
   /** A few type-specific fields (description, image, process, ...). */
   fields: Record<string, SearchFieldValue>;
   target: SearchHitTarget;
-  /** bm25 relevance (higher is better), null for a query of filters only. */
+  /** bm25 relevance (higher is better); null for a query of filters only, and for the matches of a type with more than RANK_LIMIT of them. */
   score: number | null;
 }
 
@@ -158,6 +159,39 @@ export interface SearchResult {
  */
 export const COUNT_CAP = 1_000;
 
+/**
+ * A type whose words match more of its entities than this (before filters) is
+ * not ranked. bm25 costs about 1 µs per match, every match must be ranked to
+ * find the best, and a word on every host (nginx, a word of every unit's
+ * description) matches tens of thousands of rows. Such a query is grouped
+ * instead (name matches first, see Position), and the unranked type's matches
+ * are walked in rowid order, which FTS5 serves without reading past the page.
+ */
+export const RANK_LIMIT = 2_000;
+
+/**
+ * When an index leads to the rows that pass a filter (or, for the default "not
+ * retired", to the rows that fail it) and there are at most this many, matches
+ * are tested against that set, which SQLite builds once per statement, instead
+ * of by a lookup per match (see armFilter).
+ */
+const FILTER_SET_LIMIT = 5_000;
+
+/**
+ * Counting a word's matches reads its doclists, about 0.1 µs a match: past
+ * this many matches of one type it stops, and the total is a lower bound.
+ */
+export const MATCH_COUNT_LIMIT = 20_000;
+
+/**
+ * A filter tested by a join per match (one the indexes cannot turn into a small
+ * set of passing rows) checks at most this many matches of an unranked type per
+ * group and page. When it rejects nearly all of them, the page ends there,
+ * shorter than `limit` (possibly empty), and next_cursor continues the walk:
+ * a page's work stays bounded whatever the filter keeps.
+ */
+export const FILTER_SCAN_LIMIT = 2_000;
+
 const TYPE_RANK: Record<SearchEntityType, number> = { target: 0, service: 1, container: 2, stack: 3, port: 4 };
 
 interface Arm {
@@ -166,14 +200,28 @@ interface Arm {
   fts: string;
   /** The indexed columns, as migration 0006 declares them (verifySearchIndex checks the two agree). */
   columns: string[];
+  /** The column bm25 weighs most: a match there is a "name match". */
+  nameColumn: string;
 }
 // `search_pending.tbl` is the TYPE_RANK of the table.
 const ARMS: Record<SearchEntityType, Arm> = {
-  target: { type: "target", table: "targets", fts: "targets_fts", columns: ["id", "name", "address", "os_name", "os_id", "kind", "role", "tags"] },
-  service: { type: "service", table: "services", fts: "services_fts", columns: ["name", "description"] },
-  container: { type: "container", table: "containers", fts: "containers_fts", columns: ["name", "image", "compose_project", "compose_service"] },
-  stack: { type: "stack", table: "stacks", fts: "stacks_fts", columns: ["name", "config_files"] },
-  port: { type: "port", table: "ports", fts: "ports_fts", columns: ["port", "protocol", "address", "process"] },
+  target: {
+    type: "target",
+    table: "targets",
+    fts: "targets_fts",
+    columns: ["id", "name", "address", "os_name", "os_id", "kind", "role", "tags"],
+    nameColumn: "name",
+  },
+  service: { type: "service", table: "services", fts: "services_fts", columns: ["name", "description"], nameColumn: "name" },
+  container: {
+    type: "container",
+    table: "containers",
+    fts: "containers_fts",
+    columns: ["name", "image", "compose_project", "compose_service"],
+    nameColumn: "name",
+  },
+  stack: { type: "stack", table: "stacks", fts: "stacks_fts", columns: ["name", "config_files"], nameColumn: "name" },
+  port: { type: "port", table: "ports", fts: "ports_fts", columns: ["port", "protocol", "address", "process"], nameColumn: "port" },
 };
 
 // Entity filters and the only types they can apply to.
@@ -190,6 +238,8 @@ const ENTITY_FILTER_TYPES: Partial<Record<SearchFilterKey, SearchEntityType[]>> 
 interface Reader {
   all<T>(q: SQL): T[];
   get<T>(q: SQL): T | undefined;
+  /** Steps the rows one at a time: leaving the loop early stops the statement there. */
+  iterate<T>(q: SQL): IterableIterator<T>;
 }
 const dialect = new SQLiteSyncDialect();
 const statements = new WeakMap<object, Map<string, Statement>>();
@@ -216,6 +266,10 @@ function reader(db: Db): Reader {
     get<T>(q: SQL) {
       const { stmt, params } = prepare(q);
       return stmt.get(...params) as T | undefined;
+    },
+    iterate<T>(q: SQL) {
+      const { stmt, params } = prepare(q);
+      return stmt.iterate(...params) as IterableIterator<T>;
     },
   };
 }
@@ -290,45 +344,124 @@ export function searchFleet(db: Db, opts: SearchOptions): SearchResult {
     }
     const need = opts.limit + 1;
     let positions: Position[] = [];
+    /** Set when the page ends where a walk stopped checking a filter, before `limit` matches: the cursor resumes there. */
+    let stoppedAt: Position | null = null;
     let total = 0;
     let lowerBound = false;
-    // Counting by a lookup per match shares one budget across the types.
+    // With a filter, counts stop at COUNT_CAP matches, shared by the types.
     let budget = COUNT_CAP;
+    const counted = (n: number) => {
+      if (n > budget) lowerBound = true;
+      total += Math.max(0, Math.min(n, budget));
+      budget -= n;
+    };
     const count = (rows: SQL) => {
       if (budget <= 0) {
         lowerBound = true;
         return;
       }
-      const n = tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM (${rows} LIMIT ${budget + 1})`)?.n ?? 0;
-      if (n > budget) lowerBound = true;
-      total += Math.min(n, budget);
-      budget -= n;
+      counted(tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM (${rows} LIMIT ${budget + 1})`)?.n ?? 0);
     };
     if (parsed.words.length) {
       const match = ftsExpression(parsed.words);
+      const found: Array<{ arm: Arm; matches: number }> = [];
       for (const t of types) {
-        const fts = sql.raw(ARMS[t].fts);
-        // Counting a word's matches reads only its doclist: cheap, and lets a type without any be skipped.
-        const matches = tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM ${fts} WHERE ${fts} MATCH ${match}`)?.n ?? 0;
-        if (matches === 0) continue;
-        const exact = exactCount(tx, ARMS[t], match, plan, matches);
-        if (exact !== null) {
-          total += exact;
-          positions.push(...rankedCandidates(tx, ARMS[t], match, plan, cursor, need).positions);
-        } else if (!cursor && budget > 0) {
-          // First page: the pass that finds the page also counts (up to the budget),
-          // so each match is looked up once, not once for the page and again to count.
-          const r = rankedCandidates(tx, ARMS[t], match, plan, null, need, budget);
-          positions.push(...r.positions);
-          total += Math.min(r.fetched, budget);
-          if (r.fetched > budget) lowerBound = true;
-          budget -= r.fetched;
-        } else {
-          positions.push(...rankedCandidates(tx, ARMS[t], match, plan, cursor, need).positions);
-          count(sql`SELECT 1 FROM ${ftsFrom(ARMS[t], plan)} WHERE ${where([sql`${fts} MATCH ${match}`, ...armConditions(ARMS[t], plan)])}`);
+        // Counting a word's matches reads only its doclists: cheap, and lets a type without any be skipped.
+        const matches = countMatches(tx, ARMS[t], match, null, MATCH_COUNT_LIMIT + 1);
+        if (matches > 0) found.push({ arm: ARMS[t], matches });
+      }
+      const grouped = found.some((x) => x.matches > RANK_LIMIT);
+      const unranked: Array<{ arm: Arm; filter: ArmFilter }> = [];
+      // A lookup filter costs a lookup per match it checks: counting shares COUNT_CAP checks across the types.
+      let checkBudget = COUNT_CAP;
+      const countChecked = (arm: Arm, matches: number) => {
+        const checks = Math.min(matches, checkBudget);
+        if (checks > 0) total += countJoined(tx, arm, match, plan, checks);
+        if (checks < matches) lowerBound = true;
+        checkBudget -= checks;
+      };
+      const visible = (rows: Position[]) => rows.filter((p) => !cursor || after(p, cursor));
+      for (const { arm, matches } of found) {
+        if (matches > MATCH_COUNT_LIMIT) lowerBound = true;
+        const counting = Math.min(matches, MATCH_COUNT_LIMIT);
+        const filtered = armConditions(arm, plan).length > 0;
+        const defaultOnly = plan.defaultOnly && entityConditions(arm, plan.f).length === 0;
+        if (matches <= RANK_LIMIT) {
+          if (!filtered) {
+            const rows = rankedMatches(tx, arm, match, unfiltered(arm), grouped);
+            positions.push(...visible(rows));
+            total += rows.length;
+            continue;
+          }
+          // Rank every match unfiltered, look up only the page's candidates (in order, a batch at a time), then count.
+          const lazy = (count: () => void) => {
+            const rows = visible(rankedMatches(tx, arm, match, unfiltered(arm), grouped)).sort(byKey);
+            positions.push(...passingInOrder(tx, arm, plan, rows, need));
+            count();
+          };
+          if (defaultOnly) {
+            lazy(() => (total += matches - retiredMatches(tx, arm, match)));
+            continue;
+          }
+          const filter = armFilter(tx, arm, plan);
+          if (filter.kind === "join" && matches > checkBudget) {
+            lazy(() => countChecked(arm, matches));
+            continue;
+          }
+          const rows = rankedMatches(tx, arm, match, filter, grouped);
+          positions.push(...visible(rows));
+          if (filter.kind === "set") counted(rows.length);
+          else {
+            // Every match was looked up: the count is exact.
+            total += rows.length;
+            checkBudget -= matches;
+          }
+          continue;
+        }
+        const filter = armFilter(tx, arm, plan);
+        unranked.push({ arm, filter });
+        if (filter.kind === "none") total += counting;
+        else if (filter.kind === "join") countChecked(arm, matches);
+        else if (!defaultOnly) {
+          if (budget > 0) counted(countMatches(tx, arm, match, filter, budget + 1));
+          else lowerBound = true;
+        } else if (matches <= MATCH_COUNT_LIMIT) total += countMatches(tx, arm, match, filter, matches);
+        else {
+          // Past the count limit anyway: rather than a second pass, at least the counted matches less every retired row.
+          total += Math.max(0, counting - filter.size);
         }
       }
-      positions.sort((a, b) => a.score - b.score || a.ty - b.ty || a.rid - b.rid);
+      // Where a walk stopped checking a filter, the page must end: a match past it could come before one it has not checked.
+      let frontier: Position | null = null;
+      if (unranked.length) {
+        const kinds = unranked.map(({ arm }) => `${arm.type}s`);
+        notes.push(
+          `More than ${RANK_LIMIT.toLocaleString("en-US")} ${kinds.length > 1 ? `${kinds.slice(0, -1).join(", ")} and ${kinds[kinds.length - 1]}` : kinds[0]} match these words, too many to rank: ` +
+            "they have no score and come in discovery order, matches of every word in the name first, each after the ranked matches of its group. More words narrow them.",
+        );
+        const named = new Map<Arm, number[]>();
+        for (const g of [0, 1]) {
+          if (g === 1 && (frontier || positions.filter((p) => p.g === 0).length >= need)) break;
+          for (const { arm, filter } of unranked) {
+            const w = walk(tx, arm, match, g, filter, cursor, need, named.get(arm));
+            positions.push(...w.positions);
+            if (w.stoppedAt && (!frontier || byKey(w.stoppedAt, frontier) < 0)) frontier = w.stoppedAt;
+            const rids = w.positions.map((p) => p.rid);
+            if (w.complete) named.set(arm, rids);
+          }
+        }
+      }
+      positions.sort(byKey);
+      if (frontier) {
+        const end = frontier;
+        positions = positions.filter((p) => byKey(p, end) <= 0);
+        if (positions.length <= opts.limit) {
+          notes.push(
+            `Checked the filters on ${FILTER_SCAN_LIMIT.toLocaleString("en-US")} matches of words too common to rank and ${positions.length ? "only these passed" : "none passed"}: pass next_cursor to check the next ones, or add words.`,
+          );
+          stoppedAt = end;
+        }
+      }
       positions = positions.slice(0, need);
     } else {
       // Filters only: no relevance, so entities come by type, then in discovery
@@ -341,25 +474,25 @@ export function searchFleet(db: Db, opts: SearchOptions): SearchResult {
         if (want <= 0) break;
         const table = sql.raw(ARMS[t].table);
         const keyset = after >= 0 ? [sql`${table}.rowid > ${after}`] : [];
-        positions.push(
-          ...tx.all<Position>(
-            sql`SELECT ${rank} AS ty, ${table}.rowid AS rid, 0.0 AS score FROM ${table}${joinTargets(ARMS[t], plan)} WHERE ${where([...keyset, ...armConditions(ARMS[t], plan)])} ORDER BY ${table}.rowid LIMIT ${want}`,
-          ),
-        );
+        for (const { rid } of tx.all<{ rid: number }>(
+          sql`SELECT ${table}.rowid AS rid FROM ${table}${joinTargets(ARMS[t], plan)} WHERE ${where([...keyset, ...armConditions(ARMS[t], plan)])} ORDER BY ${table}.rowid LIMIT ${want}`,
+        )) {
+          positions.push({ g: 0, score: 0, ty: rank, rid, ranked: false });
+        }
       }
       for (const t of types) {
         const table = sql.raw(ARMS[t].table);
         count(sql`SELECT 1 FROM ${table}${joinTargets(ARMS[t], plan)} WHERE ${where(armConditions(ARMS[t], plan))}`);
       }
     }
-    const more = positions.length > opts.limit;
+    const more = positions.length > opts.limit || stoppedAt !== null;
     const page = positions.slice(0, opts.limit);
-    const last = page[page.length - 1];
+    const last = positions.length > opts.limit ? page[page.length - 1] : (stoppedAt ?? page[page.length - 1]);
     return {
-      items: hydrate(tx, page, parsed.words.length > 0),
+      items: hydrate(tx, page),
       total,
       totalIsLowerBound: lowerBound,
-      nextCursor: more && last ? { q: fingerprint, s: last.score, t: last.ty, r: last.rid } : null,
+      nextCursor: more && last ? { q: fingerprint, g: last.g, s: last.score, t: last.ty, r: last.rid } : null,
       parsed,
       entityTypes: types,
       notes,
@@ -367,10 +500,30 @@ export function searchFleet(db: Db, opts: SearchOptions): SearchResult {
   });
 }
 
+/**
+ * A match's place in the total order (g, score, ty, rid) that pages follow.
+ * When every type is ranked, g is 0 and the order is bm25's, ties broken by type
+ * and discovery order. When some type has more than RANK_LIMIT matches, g
+ * groups them: 0 for a match of every word in the type's name column, 1 for the
+ * rest; within a group the ranked types' matches come first by bm25, then the
+ * unranked ones (score 0, above any bm25 rank, which FTS5 makes negative) by type
+ * and discovery order.
+ */
 interface Position {
+  g: number;
+  /** FTS5's rank (negative bm25: lower is better), or 0 when not ranked. */
+  score: number;
   ty: number;
   rid: number;
-  score: number;
+  ranked: boolean;
+}
+
+function byKey(a: Omit<Position, "ranked">, b: Omit<Position, "ranked">): number {
+  return a.g - b.g || a.score - b.score || a.ty - b.ty || a.rid - b.rid;
+}
+
+function after(p: Position, c: SearchCursor): boolean {
+  return byKey(p, { g: c.g, score: c.s, ty: c.t, rid: c.r }) > 0;
 }
 
 interface Plan {
@@ -458,6 +611,20 @@ function entityConditions(arm: Arm, f: ParsedSearchQuery["filters"]): SQL[] {
   return c;
 }
 
+/** The entity conditions an index serves (ports.port, services.active_state, containers.state), to tell whether the rows that pass are few. */
+function indexedConditions(arm: Arm, f: ParsedSearchQuery["filters"]): SQL[] {
+  const list = (vs: string[]) =>
+    sql.join(
+      vs.map((v) => sql`${v}`),
+      sql`, `,
+    );
+  if (arm.type === "port" && f.port) return entityConditions(arm, f);
+  if (arm.type === "container" && f.state) return [sql`containers.state IN (${list(f.state)})`];
+  // A sub state (running, dead) has no index: only a filter of active states alone leads by the index.
+  if (arm.type === "service" && f.state && f.state.every((v) => ACTIVE_STATES.has(v))) return [sql`services.active_state IN (${list(f.state)})`];
+  return [];
+}
+
 function like(v: string): string {
   return `%${v.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
 }
@@ -466,8 +633,10 @@ function where(conds: SQL[]): SQL {
   return conds.length ? sql.join(conds, sql` AND `) : sql`1`;
 }
 
-function joinTargets(arm: Arm, plan: Plan): SQL {
-  return arm.type === "target" || plan.targetCond.length === 0 || plan.targetIds ? sql`` : sql` JOIN targets ON targets.id = ${sql.raw(arm.table)}.target_id`;
+function joinTargets(arm: Arm, plan: Plan, join: "JOIN" | "CROSS JOIN" = "JOIN"): SQL {
+  return arm.type === "target" || plan.targetCond.length === 0 || plan.targetIds
+    ? sql``
+    : sql` ${sql.raw(join)} targets ON targets.id = ${sql.raw(arm.table)}.target_id`;
 }
 
 /** Every condition of one type: its entity filters, then its target's (as a join's conditions or as the narrow id list). */
@@ -484,89 +653,206 @@ function ftsFrom(arm: Arm, plan: Plan): SQL {
   return sql`${fts} JOIN ${table} ON ${table}.rowid = ${fts}.rowid${joinTargets(arm, plan)}`;
 }
 
-/**
- * The first `need` matches of one type after the cursor, in (score, rowid) order.
- *
- * ORDER BY rank alone lets FTS5 sort the matches itself and SQLite stop joining
- * and filtering once it has `need` rows, so the cost is ranking the matches, not
- * looking up every matching row. FTS5 does not order ties, so the rows that
- * share the last score are fetched again in rowid order: the page boundary then
- * never falls between equal scores at random, and paging has no gaps or repeats.
- * `+rank` keeps SQLite from handing the comparison to FTS5, which would read
- * `rank = x` as the name of a ranking function.
- */
-function rankedCandidates(
-  tx: Reader,
-  arm: Arm,
-  match: string,
-  plan: Plan,
-  cursor: SearchCursor | null,
-  need: number,
-  countUpTo = 0,
-): { positions: Position[]; fetched: number } {
-  const ty = TYPE_RANK[arm.type];
-  const fts = sql.raw(arm.fts);
-  const conds: SQL[] = [sql`${fts} MATCH ${match}`];
-  if (cursor) {
-    if (ty > cursor.t) conds.push(sql`+${fts}.rank >= ${cursor.s}`);
-    else if (ty < cursor.t) conds.push(sql`+${fts}.rank > ${cursor.s}`);
-    else conds.push(sql`(+${fts}.rank > ${cursor.s} OR (+${fts}.rank = ${cursor.s} AND ${fts}.rowid > ${cursor.r}))`);
-  }
-  conds.push(...armConditions(arm, plan));
-  const from = ftsFrom(arm, plan);
-  const limit = Math.max(need, countUpTo + 1);
-  const rows = tx.all<Position>(
-    sql`SELECT ${ty} AS ty, ${fts}.rowid AS rid, ${fts}.rank AS score FROM ${from} WHERE ${where(conds)} ORDER BY ${fts}.rank LIMIT ${limit}`,
-  );
-  const byOrder = (a: Position, b: Position) => a.score - b.score || a.rid - b.rid;
-  // Every match is here: order them fully.
-  if (rows.length < limit) return { positions: rows.sort(byOrder).slice(0, need), fetched: rows.length };
-  const boundary = rows[need - 1]!.score;
-  // The rows fetched past `need` to count them already hold every tie of the boundary score.
-  if (rows[rows.length - 1]!.score > boundary) {
-    return {
-      positions: rows
-        .filter((r) => r.score <= boundary)
-        .sort(byOrder)
-        .slice(0, need),
-      fetched: rows.length,
-    };
-  }
-  const certain = rows.filter((r) => r.score < boundary).sort(byOrder);
-  const ties = tx.all<Position>(
-    sql`SELECT ${ty} AS ty, ${fts}.rowid AS rid, ${fts}.rank AS score FROM ${from} WHERE ${where([...conds, sql`+${fts}.rank = ${boundary}`])} ORDER BY ${fts}.rowid LIMIT ${need - certain.length}`,
-  );
-  return { positions: [...certain, ...ties], fetched: rows.length };
+/** The FTS5 expression for one group of an unranked type: its name matches (0) or the rest (1). */
+function groupExpression(arm: Arm, match: string, g: number): string {
+  const named = `{${arm.nameColumn}} : (${match})`;
+  return g === 0 ? named : `(${match}) NOT (${named})`;
 }
 
 /**
- * Matches of one type, given how many rows the words match, where that is cheap
- * to know exactly: with no filter, the word count itself; with only the default
- * "not retired", the word count minus the matches on retired targets (found from
- * the retired side when there are many matches). Otherwise null: the caller
- * counts with a lookup per match, up to COUNT_CAP.
+ * Every match of a ranked type (at most RANK_LIMIT, before filters) that passes
+ * the filter, with its bm25 rank and, when the query is grouped, its group.
+ * Fetching them all and ordering here costs the same bm25 per match as FTS5's
+ * ORDER BY rank, orders ties by rowid without a second query, and lets every
+ * page apply the cursor in the same way.
  */
-function exactCount(tx: Reader, arm: Arm, match: string, plan: Plan, matches: number): number | null {
+function rankedMatches(tx: Reader, arm: Arm, match: string, filter: ArmFilter, grouped: boolean): Position[] {
+  const ty = TYPE_RANK[arm.type];
+  const fts = sql.raw(arm.fts);
+  const rows = tx.all<{ rid: number; score: number }>(
+    sql`SELECT ${fts}.rowid AS rid, ${fts}.rank AS score FROM ${filter.from} WHERE ${where([sql`${fts} MATCH ${match}`, filter.test])}`,
+  );
+  const named = grouped
+    ? new Set(tx.all<{ rid: number }>(sql`SELECT rowid AS rid FROM ${fts} WHERE ${fts} MATCH ${groupExpression(arm, match, 0)}`).map((r) => r.rid))
+    : null;
+  return rows.map((r) => ({ g: named && !named.has(r.rid) ? 1 : 0, score: r.score, ty, rid: r.rid, ranked: true }));
+}
+
+interface ArmFilter {
+  /** The FTS table, joined to the entity row (and its target) when the filter is tested by a join. */
+  from: SQL;
+  /** The whole filter as one boolean over `from`. */
+  test: SQL;
+  /** How it is tested: none, a set of rows SQLite builds once per statement, or a lookup per match. */
+  kind: "none" | "set" | "join";
+  /** The rows in the set (at most FILTER_SET_LIMIT). */
+  size: number;
+}
+
+/**
+ * How a type's matches are filtered. A lookup per match (the entity row, then
+ * its target) costs a few µs once the rows are out of the page cache, and a
+ * common word has tens of thousands of matches; so where an index leads to the
+ * rows that pass, or to the few that fail, and they are at most
+ * FILTER_SET_LIMIT, each match is tested against that set instead:
+ * - only the default "not retired": the rows of retired targets, left out;
+ * - an indexed state or port, or the short list of targets a narrow target
+ *   filter leaves: the rows that pass.
+ * Other filters (image:, a broad role:, os: or tag:) are tested by a join.
+ */
+function armFilter(tx: Reader, arm: Arm, plan: Plan): ArmFilter {
   const fts = sql.raw(arm.fts);
   const table = sql.raw(arm.table);
-  const entityFiltered = entityConditions(arm, plan.f).length > 0;
-  if (!entityFiltered && plan.targetCond.length === 0) return matches;
-  if (entityFiltered || !plan.defaultOnly || matches <= COUNT_CAP) return null;
-  const matched = sql`+${table}.rowid IN (SELECT rowid FROM ${fts} WHERE ${fts} MATCH ${match})`;
-  const retired =
-    arm.type === "target"
-      ? tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM targets WHERE targets.lifecycle = 'retired' AND ${matched}`)
-      : tx.get<{ n: number }>(
-          sql`SELECT count(*) AS n FROM ${table} WHERE ${table}.target_id IN (SELECT id FROM targets WHERE lifecycle = 'retired') AND ${matched}`,
-        );
-  return matches - (retired?.n ?? 0);
+  const conds = armConditions(arm, plan);
+  if (!conds.length) return unfiltered(arm);
+  const joined: ArmFilter = { from: ftsFrom(arm, plan), test: sql`(${where(conds)})`, kind: "join", size: 0 };
+  const size = (rows: SQL) => tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM (${rows} LIMIT ${FILTER_SET_LIMIT + 1})`)?.n ?? 0;
+  // `+` keeps SQLite from handing the list to FTS5 as rowids to look up one by one.
+  if (plan.defaultOnly && entityConditions(arm, plan.f).length === 0) {
+    const retired =
+      arm.type === "target"
+        ? sql`SELECT rowid FROM targets WHERE lifecycle = 'retired'`
+        : sql`SELECT ${table}.rowid FROM ${table} WHERE ${table}.target_id IN (SELECT id FROM targets WHERE lifecycle = 'retired')`;
+    const n = size(retired);
+    if (n === 0) return unfiltered(arm);
+    return n <= FILTER_SET_LIMIT ? { from: fts, test: sql`+${fts}.rowid NOT IN (${retired})`, kind: "set", size: n } : joined;
+  }
+  // A target's own filters are tested on the row its match already is (the targets table is small and cached).
+  if (arm.type === "target") return joined;
+  const lead = plan.targetIds ? conds : indexedConditions(arm, plan.f);
+  if (!lead.length) return joined;
+  const n = size(sql`SELECT 1 FROM ${table} WHERE ${where(lead)}`);
+  if (n > FILTER_SET_LIMIT) return joined;
+  return {
+    from: fts,
+    test: sql`+${fts}.rowid IN (SELECT ${table}.rowid FROM ${table}${joinTargets(arm, plan)} WHERE ${where(conds)})`,
+    kind: "set",
+    size: n,
+  };
+}
+
+/**
+ * Matches of the words (that pass a set filter, when given), counted up to
+ * `upTo`: FTS5 reads only the doclists, about 0.1 µs a match, and SQLite
+ * probes the set.
+ */
+function countMatches(tx: Reader, arm: Arm, match: string, filter: ArmFilter | null, upTo: number): number {
+  const fts = sql.raw(arm.fts);
+  const conds = [sql`${fts} MATCH ${match}`, ...(filter ? [filter.test] : [])];
+  return tx.get<{ n: number }>(sql`SELECT count(*) AS n FROM (SELECT 1 FROM ${fts} WHERE ${where(conds)} LIMIT ${upTo})`)?.n ?? 0;
+}
+
+/** Matches of a ranked type (at most RANK_LIMIT: cheap to list) on retired targets, counted from the retired side. */
+function retiredMatches(tx: Reader, arm: Arm, match: string): number {
+  const fts = sql.raw(arm.fts);
+  const table = sql.raw(arm.table);
+  const retired = arm.type === "target" ? sql`targets.lifecycle = 'retired'` : sql`${table}.target_id IN (SELECT id FROM targets WHERE lifecycle = 'retired')`;
+  return (
+    tx.get<{ n: number }>(
+      sql`SELECT count(*) AS n FROM ${table} WHERE ${retired} AND +${table}.rowid IN (SELECT rowid FROM ${fts} WHERE ${fts} MATCH ${match})`,
+    )?.n ?? 0
+  );
+}
+
+/** The first `need` of a ranked type's candidates (in page order) that pass its joined filter, looked up a growing batch at a time. */
+function passingInOrder(tx: Reader, arm: Arm, plan: Plan, candidates: Position[], need: number): Position[] {
+  const table = sql.raw(arm.table);
+  const out: Position[] = [];
+  for (let i = 0, size = need; i < candidates.length && out.length < need; i += size, size *= 2) {
+    const batch = candidates.slice(i, i + size);
+    const ids = JSON.stringify(batch.map((p) => p.rid));
+    const ok = new Set(
+      tx
+        .all<{ rid: number }>(
+          // CROSS JOIN: from the candidates out, never from a broad filter's index in.
+          sql`SELECT ${table}.rowid AS rid FROM json_each(${ids}) AS b CROSS JOIN ${table} ON ${table}.rowid = b.value${joinTargets(arm, plan, "CROSS JOIN")} WHERE ${where(armConditions(arm, plan))}`,
+        )
+        .map((r) => r.rid),
+    );
+    out.push(...batch.filter((p) => ok.has(p.rid)));
+  }
+  return out.slice(0, need);
+}
+
+function unfiltered(arm: Arm): ArmFilter {
+  return { from: sql.raw(arm.fts), test: sql`1 = 1`, kind: "none", size: 0 };
+}
+
+/** Matches that pass a joined filter among the word's first `checks` matches: a lower bound. */
+function countJoined(tx: Reader, arm: Arm, match: string, plan: Plan, checks: number): number {
+  const fts = sql.raw(arm.fts);
+  const table = sql.raw(arm.table);
+  // CROSS JOIN keeps this order: from the capped matches out, never from a broad filter's index in.
+  return (
+    tx.get<{ n: number }>(
+      sql`SELECT count(*) AS n FROM (SELECT rowid AS rid FROM ${fts} WHERE ${fts} MATCH ${match} LIMIT ${checks}) AS m CROSS JOIN ${table} ON ${table}.rowid = m.rid${joinTargets(arm, plan, "CROSS JOIN")} WHERE ${where(armConditions(arm, plan))}`,
+    )?.n ?? 0
+  );
+}
+
+/**
+ * The first `need` matches of one group of an unranked type after the cursor,
+ * in rowid order: FTS5 walks its doclists in that order, so this reads only as
+ * far as the page. A joined filter is checked on at most FILTER_SCAN_LIMIT
+ * matches; `stoppedAt` is the last one checked when the walk stopped there with
+ * matches left. `complete` says the walk returned every passing row of its group.
+ *
+ * Group 1 is "the words, but not all of them in the name", an expression that
+ * holds the words twice, and FTS5 expands a prefix word's doclist once per
+ * occurrence (3 ms for a word in every unit). When the group-0 walk of this page
+ * found all its passing rows (`named`), group 1 is the words without those.
+ */
+function walk(
+  tx: Reader,
+  arm: Arm,
+  match: string,
+  g: number,
+  filter: ArmFilter,
+  cursor: SearchCursor | null,
+  need: number,
+  named?: number[],
+): { positions: Position[]; stoppedAt: Position | null; complete: boolean } {
+  const ty = TYPE_RANK[arm.type];
+  const fts = sql.raw(arm.fts);
+  const keyset: SQL[] = [];
+  if (cursor) {
+    const order = byKey({ g, score: 0, ty, rid: 0 }, { g: cursor.g, score: cursor.s, ty: cursor.t, rid: 0 });
+    if (order < 0) return { positions: [], stoppedAt: null, complete: false };
+    if (order === 0) keyset.push(sql`${fts}.rowid > ${cursor.r}`);
+  }
+  const position = (rid: number): Position => ({ g, score: 0, ty, rid, ranked: false });
+  const conds =
+    g === 1 && named
+      ? [sql`${fts} MATCH ${match}`, sql`+${fts}.rowid NOT IN (SELECT value FROM json_each(${JSON.stringify(named)}))`, ...keyset]
+      : [sql`${fts} MATCH ${groupExpression(arm, match, g)}`, ...keyset];
+  if (filter.kind !== "join") {
+    const positions = tx
+      .all<{ rid: number }>(sql`SELECT ${fts}.rowid AS rid FROM ${filter.from} WHERE ${where([...conds, filter.test])} ORDER BY ${fts}.rowid LIMIT ${need}`)
+      .map((r) => position(r.rid));
+    return { positions, stoppedAt: null, complete: keyset.length === 0 && positions.length < need };
+  }
+  // Row by row, so the walk knows how many matches it has checked, not only how many passed.
+  const positions: Position[] = [];
+  let checked = 0;
+  let last = 0;
+  for (const r of tx.iterate<{ rid: number; ok: number }>(
+    sql`SELECT ${fts}.rowid AS rid, ${filter.test} AS ok FROM ${filter.from} WHERE ${where(conds)} ORDER BY ${fts}.rowid`,
+  )) {
+    // A match past the limit shows there are more: stop with somewhere to resume.
+    if (checked === FILTER_SCAN_LIMIT) return { positions, stoppedAt: position(last), complete: false };
+    checked++;
+    last = r.rid;
+    if (r.ok) positions.push(position(r.rid));
+    if (positions.length >= need) break;
+  }
+  return { positions, stoppedAt: null, complete: keyset.length === 0 && positions.length < need };
 }
 
 // ------------------------------------------------------------------ hydration
 
 type Row = Record<string, string | number | null>;
 
-function hydrate(tx: Reader, page: Position[], ranked: boolean): SearchHit[] {
+function hydrate(tx: Reader, page: Position[]): SearchHit[] {
   const byType = new Map<number, number[]>();
   for (const p of page) byType.set(p.ty, [...(byType.get(p.ty) ?? []), p.rid]);
   const rows = new Map<string, Row>();
@@ -605,7 +891,7 @@ function hydrate(tx: Reader, page: Position[], ranked: boolean): SearchHit[] {
     hits.push({
       ...describe(type, r),
       target: { id: String(t.id), name: String(t.name), kind: String(t.kind), role: String(t.role), lifecycle: String(t.lifecycle) },
-      score: ranked ? round(-p.score) : null,
+      score: p.ranked ? round(-p.score) : null,
     });
   }
   return hits;

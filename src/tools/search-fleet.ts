@@ -33,12 +33,22 @@ export const searchFleet = defineTool({
         source: z.string().nullable().describe("The discovery source that saw it; null for targets."),
         fields: z.record(z.string(), FieldValue).describe("A few fields of the entity: description, image, process, address, ..."),
         target: z.object({ id: z.string(), name: z.string(), kind: z.string(), role: z.string(), lifecycle: z.string() }),
-        score: z.number().nullable().describe("Relevance (bm25, higher is better); null for a query of filters only."),
+        score: z
+          .number()
+          .nullable()
+          .describe(
+            "Relevance (bm25, higher is better); null for a query of filters only, and for a kind of entity the words match too often to rank (see notes).",
+          ),
       }),
     ),
     total: z.number().int().describe("Matches of the whole query (a lower bound when total_is_lower_bound)."),
     total_is_lower_bound: z.boolean().describe("True when counting stopped early: there are at least `total` matches."),
-    next_cursor: z.string().nullable(),
+    next_cursor: z
+      .string()
+      .nullable()
+      .describe(
+        "Pass as cursor for the next page; null at the end. A page can be short, even empty, when a filter rejected what it checked: go on while it is set.",
+      ),
     interpreted: z.object({
       words: z.array(z.string()),
       filters: z.record(z.string(), z.array(z.string())),
@@ -50,8 +60,8 @@ export const searchFleet = defineTool({
   async handler(args, ctx) {
     let cursor: SearchCursor | null = null;
     if (args.cursor) {
-      const c = decodeCursor(args.cursor, ["q", "s", "t", "r"]);
-      cursor = { q: String(c.q), s: Number(c.s), t: Number(c.t), r: Number(c.r) };
+      const c = decodeCursor(args.cursor, ["q", "g", "s", "t", "r"]);
+      cursor = { q: String(c.q), g: Number(c.g), s: Number(c.s), t: Number(c.t), r: Number(c.r) };
     }
     let out;
     try {
@@ -81,7 +91,8 @@ export const searchFleet = defineTool({
   },
   summarize(o) {
     const total = `${o.total}${o.total_is_lower_bound ? "+" : ""}`;
-    if (o.matches.length === 0) return `No matches.${o.notes.length ? ` ${o.notes[0]}` : ""}`;
+    if (o.matches.length === 0)
+      return o.next_cursor ? "No matches yet: pass next_cursor to check more." : `No matches.${o.notes.length ? ` ${o.notes[0]}` : ""}`;
     const top = o.matches
       .slice(0, 3)
       .map((m) => (m.type === "target" ? `${m.name} (target)` : `${m.name} (${m.type} on ${m.target.name})`))
