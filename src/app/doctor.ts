@@ -268,7 +268,7 @@ async function checkSshHosts(
         const e = err instanceof RunnerError ? err : null;
         const fix =
           e?.code === "host_key_mismatch"
-            ? `The host presented ${runner.presentedHostKey?.fingerprint ?? "a different key"}, not the trusted one. If the change is legitimate (reinstall, key rotation), run discovery once so the key is recorded, then call accept_host_key with that fingerprint${cfg.host_key_policy === "strict" ? ", or update known_hosts" : ""}.`
+            ? `The host presented ${runner.presentedHostKey?.fingerprint ?? "a different key"}, not the trusted one. If the change is legitimate (reinstall, key rotation), run discovery once so the key is recorded, then call accept_host_key with that fingerprint (a tool of the full preset: tools.preset "full" or FLEET_TOOL_PRESET=full)${cfg.host_key_policy === "strict" ? ", or update known_hosts" : ""}.`
             : e?.code === "auth_failed"
               ? `Check the user (${spec.user}) and the configured auth: agent at SSH_AUTH_SOCK, private_key_file, or the password in the variable named by auth.password_env.`
               : e?.code === "unreachable"

@@ -223,7 +223,7 @@ export const getTarget = defineTool({
         .map((e) => ({
           type: "host_key_changed",
           severity: "critical" as const,
-          message: `${e.endpoint} presented host key ${e.pendingFingerprint} instead of ${e.pinnedFingerprint ?? "the known_hosts key"} (since ${e.pendingAt}); probes are refused. If the change is legitimate, call accept_host_key with that fingerprint.`,
+          message: `${e.endpoint} presented host key ${e.pendingFingerprint} instead of ${e.pinnedFingerprint ?? "the known_hosts key"} (since ${e.pendingAt}); probes are refused. If the change is legitimate, call accept_host_key with that fingerprint (listed with the full tool preset: tools.preset "full" or FLEET_TOOL_PRESET=full).`,
         })),
       ssh_endpoints: endpoints.map((e) => ({
         endpoint: e.endpoint,
