@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { EVENT_SEVERITIES, EVENT_TYPES, queryEvents } from "../inventory/events.js";
-import { findTargets, suggestTargets } from "../inventory/queries.js";
 import { IsoTime, parseTime } from "./schemas.js";
+import { findTargetsOrThrow } from "./targets.js";
 import { decodeCursor, defineTool, encodeCursor, ToolError } from "./tool.js";
 
 export const getChangeEvents = defineTool({
@@ -50,13 +50,7 @@ export const getChangeEvents = defineTool({
     if (since && until && since > until) throw new ToolError("The start of the time range is after `until`: swap them or drop one.");
     let targetIds: string[] | undefined;
     if (args.target) {
-      targetIds = findTargets(db, args.target).map((t) => t.id);
-      if (targetIds.length === 0) {
-        const close = suggestTargets(db, args.target);
-        throw new ToolError(
-          `No target matches "${args.target}".${close.length ? ` Did you mean: ${close.map((t) => `${t.name} (${t.id})`).join(", ")}?` : ""} Call list_targets to see them.`,
-        );
-      }
+      targetIds = findTargetsOrThrow(db, args.target).map((t) => t.id);
     }
     const beforeId = args.cursor ? Number(decodeCursor(args.cursor, ["before"]).before) : undefined;
     const { rows, nextBeforeId } = queryEvents(db, {

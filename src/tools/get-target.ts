@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { endpointsOfTarget } from "../inventory/endpoints.js";
-import { findTargets, getTargetDetail, suggestTargets } from "../inventory/queries.js";
+import { getTargetDetail } from "../inventory/queries.js";
+import { resolveOneTarget } from "./targets.js";
 import { defineTool, ToolError } from "./tool.js";
 
 const FactValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -155,25 +156,9 @@ export const getTarget = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx) {
     const { db } = ctx.app;
-    const matches = findTargets(db, args.target);
-    if (matches.length === 0) {
-      const near = suggestTargets(db, args.target);
-      throw new ToolError(
-        near.length
-          ? `No target "${args.target}". Close or recent ones: ${near.map((t) => `${t.name} (${t.id})`).join(", ")}. Pass one of those ids.`
-          : `No target "${args.target}" and the inventory is empty. Call run_discovery first.`,
-      );
-    }
-    if (matches.length > 1) {
-      throw new ToolError(
-        `"${args.target}" matches ${matches.length} targets: ${matches
-          .slice(0, 10)
-          .map((t) => `${t.name} (${t.id}, ${t.kind})`)
-          .join(", ")}. Pass the id.`,
-      );
-    }
-    const d = getTargetDetail(db, matches[0]!.id, { collectionLimit: args.limit });
-    if (!d) throw new ToolError(`Target ${matches[0]!.id} was removed meanwhile. Call get_fleet_overview.`);
+    const target = resolveOneTarget(db, args.target);
+    const d = getTargetDetail(db, target.id, { collectionLimit: args.limit });
+    if (!d) throw new ToolError(`Target ${target.id} was removed meanwhile. Call get_fleet_overview.`);
     const t = d.target;
     const endpoints = endpointsOfTarget(db, t.id);
     const sections = d.lastProbe

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { findTargets, suggestTargets } from "../inventory/queries.js";
 import { listServices as list, SERVICE_RUNTIMES, type ServicesCursor } from "../inventory/services-list.js";
+import { findTargetsOrThrow } from "./targets.js";
 import { decodeCursor, defineTool, encodeCursor, ToolError } from "./tool.js";
 
 export const listServices = defineTool({
@@ -63,15 +63,7 @@ export const listServices = defineTool({
     }
     let targetIds: string[] | undefined;
     if (args.target !== undefined) {
-      const matches = findTargets(db, args.target);
-      if (matches.length === 0) {
-        const near = suggestTargets(db, args.target);
-        throw new ToolError(
-          near.length
-            ? `No target "${args.target}". Close or recent ones: ${near.map((t) => `${t.name} (${t.id})`).join(", ")}. Pass one of those ids.`
-            : `No target "${args.target}" and the inventory is empty. Call run_discovery first.`,
-        );
-      }
+      const matches = findTargetsOrThrow(db, args.target);
       // A name several targets share lists all of them: each item names its target.
       targetIds = matches.map((t) => t.id);
     }

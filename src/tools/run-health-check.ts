@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { computeHealth, HEALTH_CODES, HEALTH_SEVERITIES, listHealthIssues } from "../inventory/health.js";
 import { findTargets } from "../inventory/queries.js";
-import { resolveOneTarget } from "./set-target-role.js";
+import { resolveOneTarget } from "./targets.js";
 import { decodeCursor, defineTool, encodeCursor, ToolError } from "./tool.js";
 
 const Issue = z.object({

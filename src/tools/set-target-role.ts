@@ -1,29 +1,9 @@
 import { z } from "zod";
 import { ROLES } from "../config.js";
 import type { Db } from "../db/open.js";
-import { findTargets, suggestTargets, type TargetRow } from "../inventory/queries.js";
 import { setTargetRole } from "../inventory/roles.js";
+import { resolveOneTarget } from "./targets.js";
 import { defineTool, ToolError } from "./tool.js";
-
-/** Exactly one target by id, name or address, or a ToolError that lists the candidates. */
-export function resolveOneTarget(db: Db, ref: string): TargetRow {
-  const matches = findTargets(db, ref);
-  if (matches.length === 1) return matches[0]!;
-  if (matches.length > 1) {
-    throw new ToolError(
-      `"${ref}" matches ${matches.length} targets: ${matches
-        .slice(0, 10)
-        .map((t) => `${t.name} (${t.id}, ${t.kind})`)
-        .join(", ")}. Pass the id.`,
-    );
-  }
-  const near = suggestTargets(db, ref);
-  throw new ToolError(
-    near.length
-      ? `No target "${ref}". Close or recent ones: ${near.map((t) => `${t.name} (${t.id})`).join(", ")}. Pass one of those ids, or call list_targets.`
-      : `No target "${ref}" and the inventory is empty. Call run_discovery first.`,
-  );
-}
 
 const Decision = z.object({
   role: z.enum(ROLES),
