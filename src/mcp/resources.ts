@@ -15,6 +15,7 @@ import { REPORT_KINDS, type ReportKind } from "../inventory/reports/index.js";
 import { generateFleetReport } from "../tools/generate-fleet-report.js";
 import { getFleetOverview } from "../tools/get-fleet-overview.js";
 import { getTarget } from "../tools/get-target.js";
+import { snapshotView } from "../tools/list-snapshots.js";
 import { ToolError, type ToolDefinition } from "../tools/tool.js";
 
 /** Completion answers at most this many values (the protocol's own cap is 100). */
@@ -138,26 +139,7 @@ export function registerResources(server: McpServer, app: AppContext): void {
           `Snapshot ${JSON.stringify(app.redact(ref))} not found. Call list_snapshots for the ids, or read fleet://snapshots/latest.`,
         );
       }
-      return json(
-        uri,
-        redactValue(
-          {
-            id: s.id,
-            name: s.name,
-            type: s.type,
-            description: s.description,
-            tags: s.tags,
-            created_at: s.createdAt,
-            run_id: s.runId,
-            target_count: s.targetCount,
-            entity_count: s.entityCount,
-            health_mean: s.healthMean,
-            size_bytes: s.sizeBytes,
-            counts: documentCounts(doc),
-          },
-          app.redact,
-        ),
-      );
+      return json(uri, redactValue({ ...snapshotView(s), counts: documentCounts(doc) }, app.redact));
     },
   );
 

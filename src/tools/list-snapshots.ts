@@ -1,6 +1,37 @@
 import { z } from "zod";
-import { listSnapshots, SNAPSHOT_TYPES } from "../inventory/snapshots.js";
+import { listSnapshots, SNAPSHOT_TYPES, type SnapshotMeta } from "../inventory/snapshots.js";
 import { decodeCursor, defineTool, encodeCursor } from "./tool.js";
+
+/** A snapshot as tools and resources show it (its metadata, not its content). */
+export const SnapshotViewSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  type: z.string(),
+  description: z.string().nullable(),
+  tags: z.array(z.string()),
+  created_at: z.string(),
+  run_id: z.number().int().nullable().describe("The discovery run an auto snapshot follows."),
+  target_count: z.number().int(),
+  entity_count: z.number().int(),
+  health_mean: z.number().nullable(),
+  size_bytes: z.number().int(),
+});
+
+export function snapshotView(s: SnapshotMeta): z.infer<typeof SnapshotViewSchema> {
+  return {
+    id: s.id,
+    name: s.name,
+    type: s.type,
+    description: s.description,
+    tags: s.tags,
+    created_at: s.createdAt,
+    run_id: s.runId,
+    target_count: s.targetCount,
+    entity_count: s.entityCount,
+    health_mean: s.healthMean,
+    size_bytes: s.sizeBytes,
+  };
+}
 
 export const listSnapshotsTool = defineTool({
   name: "list_snapshots",
@@ -15,21 +46,7 @@ export const listSnapshotsTool = defineTool({
     })
     .strict(),
   output: z.object({
-    snapshots: z.array(
-      z.object({
-        id: z.number().int(),
-        name: z.string(),
-        type: z.string(),
-        description: z.string().nullable(),
-        tags: z.array(z.string()),
-        created_at: z.string(),
-        run_id: z.number().int().nullable().describe("The discovery run an auto snapshot follows."),
-        target_count: z.number().int(),
-        entity_count: z.number().int(),
-        health_mean: z.number().nullable(),
-        size_bytes: z.number().int(),
-      }),
-    ),
+    snapshots: z.array(SnapshotViewSchema),
     total: z.number().int().describe("Snapshots matching the filter, on all pages."),
     next_cursor: z.string().nullable(),
   }),
@@ -43,19 +60,7 @@ export const listSnapshotsTool = defineTool({
     });
     const last = page.items[page.items.length - 1];
     return {
-      snapshots: page.items.map((s) => ({
-        id: s.id,
-        name: s.name,
-        type: s.type,
-        description: s.description,
-        tags: s.tags,
-        created_at: s.createdAt,
-        run_id: s.runId,
-        target_count: s.targetCount,
-        entity_count: s.entityCount,
-        health_mean: s.healthMean,
-        size_bytes: s.sizeBytes,
-      })),
+      snapshots: page.items.map(snapshotView),
       total: page.total,
       next_cursor: page.more && last ? encodeCursor({ c: last.createdAt, i: last.id }) : null,
     };
