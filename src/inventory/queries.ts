@@ -43,6 +43,17 @@ export interface Overview {
   lastRun: { id: number; status: string; startedAt: string; finishedAt: string | null } | null;
 }
 
+/** The fleet totals as tools and reports print them. */
+export function totalsOut(t: Overview["totals"]) {
+  return {
+    cpu_count: t.cpuCount,
+    memory_bytes: t.memoryBytes,
+    memory_available_bytes: t.memoryAvailableBytes,
+    disk_bytes: t.diskBytes,
+    disk_used_bytes: t.diskUsedBytes,
+  };
+}
+
 export function getOverview(db: Db): Overview {
   return read(db, (tx) => {
     const live = sql`${targets.lifecycle} <> 'retired'`;

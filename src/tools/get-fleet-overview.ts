@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { getOverview } from "../inventory/queries.js";
+import { getOverview, totalsOut } from "../inventory/queries.js";
 import { defineTool } from "./tool.js";
 
 const Counts = z.record(z.string(), z.number().int());
@@ -34,13 +34,7 @@ export const getFleetOverview = defineTool({
     const o = getOverview(ctx.app.db);
     return {
       targets: { total: o.targets.total, by_kind: o.targets.byKind, by_lifecycle: o.targets.byLifecycle, by_os: o.targets.byOs },
-      totals: {
-        cpu_count: o.totals.cpuCount,
-        memory_bytes: o.totals.memoryBytes,
-        memory_available_bytes: o.totals.memoryAvailableBytes,
-        disk_bytes: o.totals.diskBytes,
-        disk_used_bytes: o.totals.diskUsedBytes,
-      },
+      totals: totalsOut(o.totals),
       services: o.services,
       containers: o.containers,
       stacks: o.stacks,

@@ -5,7 +5,7 @@ import { count, desc, eq, ne, sql } from "drizzle-orm";
 import type { Db } from "../../db/open.js";
 import { discoveryRuns, discoverySourceResults, events, targets } from "../../db/schema.js";
 import { diffDocuments, type JsonValue } from "../diff.js";
-import { getOverview } from "../queries.js";
+import { getOverview, totalsOut } from "../queries.js";
 import { captureInventory, findSnapshot, loadSnapshotDocument } from "../snapshots.js";
 import { listed, read, type Listed } from "./common.js";
 import { buildHealthReport, sortedCounts, type HealthReport } from "./health.js";
@@ -105,13 +105,7 @@ export function buildSummaryTotals(db: Db): Pick<SummaryReport, "targets" | "tot
         by_role: sortedCounts(byRole),
         by_os: sortedCounts(o.targets.byOs),
       },
-      totals: {
-        cpu_count: o.totals.cpuCount,
-        memory_bytes: o.totals.memoryBytes,
-        memory_available_bytes: o.totals.memoryAvailableBytes,
-        disk_bytes: o.totals.diskBytes,
-        disk_used_bytes: o.totals.diskUsedBytes,
-      },
+      totals: totalsOut(o.totals),
       services: o.services,
       containers: o.containers,
       stacks: o.stacks,
