@@ -2,9 +2,7 @@
 // issue and deduction, thresholds come from the config, reachability and
 // staleness follow injected time, and several sources resolve to the freshest.
 import { afterEach, describe, expect, it } from "vitest";
-import type { SourceFactory } from "../src/app/sources.js";
-import type { TargetObservation } from "../src/discovery/types.js";
-import { container, fleetHarnessOptions, fleetSource, service, type HostSpec } from "./support/fleet.js";
+import { container, fleetHarnessOptions, HOST_KEY_MISMATCH, service, type HostSpec } from "./support/fleet.js";
 import { lastAudit, startHarness, text, type Harness, callOk } from "./support/harness.js";
 
 const T0 = new Date("2026-11-23T10:00:00.000Z");
@@ -267,33 +265,15 @@ describe("run_health_check", () => {
     const presented = (fp: string) => ({ fingerprint: fp, type: "ssh-ed25519" });
     const OLD = `SHA256:${"A".repeat(43)}`;
     const NEW = `SHA256:${"B".repeat(43)}`;
-    // The programmable fleet, plus the endpoint an SSH source reports: the pinned key, then a different one.
-    const base = fleetSource("lab", () => [{ name: "keyed" }]);
-    const sourceFactory: SourceFactory = () => ({
-      ...base,
-      async discover(ctx) {
-        const r = await base.discover(ctx);
-        const targets: TargetObservation[] = r.targets.map((t) => ({
-          ...t,
-          ...(mismatch
-            ? {
-                status: "host_key_mismatch" as const,
-                error: "host key mismatch",
-                facts: {},
-                services: undefined,
-                containers: undefined,
-                ports: undefined,
-                filesystems: undefined,
-                stacks: undefined,
-                interfaces: undefined,
-              }
-            : {}),
-          endpoint: { key: "ssh:10.0.0.9:22", presentedKey: presented(mismatch ? NEW : OLD), hostKeyCheck: mismatch ? "mismatch" : "first_use" },
-        }));
-        return { ...r, targets, status: mismatch ? "failed" : "ok" };
+    // The endpoint an SSH source reports: the pinned key, then a different one (and the probe refused).
+    const keyed = (): HostSpec[] => [
+      {
+        name: "keyed",
+        ...(mismatch ? HOST_KEY_MISMATCH : {}),
+        endpoint: { key: "ssh:10.0.0.9:22", presentedKey: presented(mismatch ? NEW : OLD), hostKeyCheck: mismatch ? "mismatch" : "first_use" },
       },
-    });
-    h = await startHarness({ ...fleetHarnessOptions({ lab: () => [] }), sourceFactory, now: () => T0 });
+    ];
+    h = await startHarness({ ...fleetHarnessOptions({ lab: keyed }), now: () => T0 });
     await call("run_discovery");
     mismatch = true;
     await call("run_discovery");

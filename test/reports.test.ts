@@ -6,10 +6,9 @@
 // under-used machines on a Proxmox cluster, and the summary's "what changed"
 // before and after a snapshot.
 import { afterEach, describe, expect, it } from "vitest";
-import type { SourceFactory } from "../src/app/sources.js";
-import type { TargetObservation } from "../src/discovery/types.js";
 import { buildReport } from "../src/inventory/reports/index.js";
-import { container, fleetSource, port, service, type HostSpec } from "./support/fleet.js";
+import type { SourceFactory } from "../src/app/sources.js";
+import { container, fleetSource, HOST_KEY_MISMATCH, port, service, type HostSpec } from "./support/fleet.js";
 import { lastAudit, startHarness, text, type Harness, callOk } from "./support/harness.js";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -47,42 +46,23 @@ const NEW_KEY = `SHA256:${"B".repeat(43)}`;
 let keyChanged = false;
 
 /** Every configured source maps to a programmable fleet; "lab" also reports the SSH endpoint of host "keyed". */
-const sourceFactory: SourceFactory = (cfg) => {
-  const base = fleetSource(cfg.id, () => (cfg.id === "lab" ? fleet : cfg.id === "pve" ? pve : []));
-  if (cfg.id !== "lab") return base;
-  return {
-    ...base,
-    async discover(ctx) {
-      const r = await base.discover(ctx);
-      const targets: TargetObservation[] = r.targets.map((t) =>
-        t.name === "keyed"
-          ? {
-              ...t,
-              endpoint: {
-                key: "ssh:10.0.0.9:22",
-                presentedKey: { fingerprint: keyChanged ? NEW_KEY : OLD_KEY, type: "ssh-ed25519" },
-                hostKeyCheck: keyChanged ? "mismatch" : "first_use",
-              },
-              ...(keyChanged
-                ? {
-                    status: "host_key_mismatch" as const,
-                    error: "host key mismatch",
-                    facts: {},
-                    services: undefined,
-                    containers: undefined,
-                    ports: undefined,
-                    filesystems: undefined,
-                    stacks: undefined,
-                    interfaces: undefined,
-                  }
-                : {}),
-            }
-          : t,
-      );
-      return { ...r, targets };
-    },
-  };
-};
+/** What "lab" reports: the fleet, with the SSH endpoint of host "keyed" (its key changed once keyChanged). */
+function reported(): HostSpec[] {
+  return fleet.map((spec) =>
+    spec.name === "keyed"
+      ? {
+          ...spec,
+          endpoint: {
+            key: "ssh:10.0.0.9:22",
+            presentedKey: { fingerprint: keyChanged ? NEW_KEY : OLD_KEY, type: "ssh-ed25519" },
+            hostKeyCheck: keyChanged ? ("mismatch" as const) : ("first_use" as const),
+          },
+          ...(keyChanged ? HOST_KEY_MISMATCH : {}),
+        }
+      : spec,
+  );
+}
+const sourceFactory: SourceFactory = (cfg) => fleetSource(cfg.id, () => (cfg.id === "lab" ? reported() : cfg.id === "pve" ? pve : []));
 
 const CONFIG = {
   roles: [

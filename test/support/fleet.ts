@@ -21,7 +21,12 @@ export interface HostSpec {
   ports?: PortObs[];
   interfaces?: TargetObservation["interfaces"];
   filesystems?: TargetObservation["filesystems"];
+  /** The SSH endpoint and the host key it presented, as an SSH source reports it. */
+  endpoint?: TargetObservation["endpoint"];
 }
+
+/** What an SSH source reports of a host whose key no longer matches the pin: refused, nothing read. */
+export const HOST_KEY_MISMATCH: Partial<HostSpec> = { status: "host_key_mismatch", error: "host key mismatch" };
 
 export function service(name: string, over: Partial<ServiceObs> = {}): ServiceObs {
   return { name, description: `${name} daemon`, load: "loaded", active: "active", sub: "running", enabled: "enabled", ...over };
@@ -90,6 +95,7 @@ export function host(spec: HostSpec, at: Date = new Date()): TargetObservation {
           ],
         }
       : {}),
+    ...(spec.endpoint ? { endpoint: spec.endpoint } : {}),
     observedAt: at,
     durationMs: 5,
   };
