@@ -246,23 +246,12 @@ function markUnseen(tx: Tx, sourceId: string, listedNow: Set<string>, now: Date,
       .from(targets)
       .where(eq(targets.id, sql.placeholder("t"))),
   );
-  const orphaned: NewEvent[] = [];
-  for (const t of gone) {
-    if (Number(stillListed.get({ t: t.id })?.n ?? 0) > 0) continue;
-    const before = String(lifecycleOf.get({ t: t.id })?.lifecycle ?? "");
-    if (!["active", "unreachable", "discovered"].includes(before)) continue;
-    tx.update(targets).set({ lifecycle: "stale" }).where(eq(targets.id, t.id)).run();
-    orphaned.push({
-      ts: at,
-      targetId: t.id,
-      runId,
-      type: "lifecycle_changed",
-      severity: "warning",
-      message: `${t.name}: ${before} -> stale (no source lists it any more)`,
-      data: { before, after: "stale", reason: "unlisted", source: sourceId },
-    });
-  }
-  recordEvents(tx as unknown as Db, orphaned);
+  const orphaned = gone.flatMap((t) => {
+    if (Number(stillListed.get({ t: t.id })?.n ?? 0) > 0) return [];
+    const lifecycle = String(lifecycleOf.get({ t: t.id })?.lifecycle ?? "");
+    return ["active", "unreachable", "discovered"].includes(lifecycle) ? [{ ...t, lifecycle }] : [];
+  });
+  moveLifecycle(tx, orphaned, "stale", now, runId, "warning", () => ({ why: "no source lists it any more", data: { reason: "unlisted", source: sourceId } }));
 }
 
 function runStatus(results: SourceResult[]): RunStatus {
@@ -286,23 +275,41 @@ function ageTargets(tx: Tx, now: Date, policy: LifecyclePolicy, runId: number): 
       .from(targets)
       .where(and(inArray(targets.lifecycle, fromStates), sql`${lastContact} < ${cutoff}`))
       .all();
-    for (const r of rows) {
-      tx.update(targets).set({ lifecycle: to }).where(eq(targets.id, r.id)).run();
-      tx.insert(events)
-        .values({
-          ts: now.toISOString(),
-          targetId: r.id,
-          runId,
-          type: "lifecycle_changed",
-          severity: to === "retired" ? "info" : "warning",
-          message: `${r.name}: ${r.lifecycle} -> ${to} (not reached since ${r.last})`,
-          data: JSON.stringify({ before: r.lifecycle, after: to, last_seen_at: r.last }),
-        })
-        .run();
-    }
+    moveLifecycle(tx, rows, to, now, runId, to === "retired" ? "info" : "warning", (r) => ({
+      why: `not reached since ${r.last}`,
+      data: { last_seen_at: r.last },
+    }));
   };
   transition("stale", ["active", "unreachable", "discovered"], policy.staleAfterMs);
   if (policy.retireAfterMs !== null) transition("retired", ["stale"], policy.retireAfterMs);
+}
+
+/** Moves targets to another lifecycle state by time or listing, each with its lifecycle_changed event. */
+function moveLifecycle<R extends { id: string; name: string; lifecycle: string }>(
+  tx: Tx,
+  rows: R[],
+  to: string,
+  now: Date,
+  runId: number,
+  severity: EventSeverity,
+  detail: (r: R) => { why: string; data: Record<string, unknown> },
+): void {
+  for (const r of rows) tx.update(targets).set({ lifecycle: to }).where(eq(targets.id, r.id)).run();
+  recordEvents(
+    tx as unknown as Db,
+    rows.map((r) => {
+      const { why, data } = detail(r);
+      return {
+        ts: now.toISOString(),
+        targetId: r.id,
+        runId,
+        type: "lifecycle_changed" as const,
+        severity,
+        message: `${r.name}: ${r.lifecycle} -> ${to} (${why})`,
+        data: { before: r.lifecycle, after: to, ...data },
+      };
+    }),
+  );
 }
 
 /** Closes a run whose write failed: its transaction rolled back, so the inventory is as before. */
