@@ -1,9 +1,10 @@
 // Configuration: the only module that reads process.env. Everything else gets a
 // validated FleetConfig. Zero config is a working config: the local machine is
 // discovered into an SQLite file under the user's data directory.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
 import { LOG_LEVELS, type LogLevel } from "./log.js";
 
@@ -334,6 +335,53 @@ export const PrometheusConfigSchema = z
       .regex(/^(\/|~\/).*\.json$/, "an absolute path (or ~/...) ending in .json, e.g. /etc/prometheus/file_sd/fleet.json")
       .optional(),
     default_port: PortSchema.default(9100),
+    /** With file_sd_path: rewrite the file after every discovery run. */
+    write_after_discovery: z.boolean().default(true),
+  })
+  .strict();
+
+/** An interval in seconds: a number, or a string like "300", "90s", "5m", "1h"; 0 turns the job off. */
+const IntervalSchema = z.union([z.number().int().min(0).max(7 * 86400), z.string().min(1).max(16)]);
+
+/** The long-running server's own jobs (FLEET_DISCOVERY_INTERVAL / FLEET_HEALTH_CHECK_INTERVAL override). */
+export const ScheduleConfigSchema = z
+  .object({
+    /** Seconds between discovery runs (default 300; 0 = only on demand). */
+    discovery_interval: IntervalSchema.optional(),
+    /** Seconds between health checks and the stale-cleanup pass (default 60; 0 = off). */
+    health_check_interval: IntervalSchema.optional(),
+    /** Each wait is the interval ± this fraction, so that many servers do not probe in step. */
+    jitter: z.number().min(0).max(0.5).default(0.1),
+  })
+  .strict();
+
+const TokenNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/, "1-64 letters, digits, '.', '_', '@' or '-'");
+/** One bearer token of the HTTP server: its value in the environment (token_env) or, in a file only its owner can read, inline. */
+export const HttpTokenSchema = z
+  .object({
+    /** Recorded in the audit log for calls made with this token (the token itself never is). */
+    name: TokenNameSchema,
+    token_env: EnvNameSchema.optional(),
+    token: z.string().min(16, "a bearer token must be at least 16 characters (e.g. `openssl rand -hex 32`)").max(4096).optional(),
+  })
+  .strict()
+  .refine((t) => Boolean(t.token_env) !== Boolean(t.token), { message: "give exactly one of token_env (preferred) or token" });
+
+/** `fleet-mcp serve --http`: Streamable HTTP for remote clients. */
+export const HttpConfigSchema = z
+  .object({
+    host: z.string().min(1).max(253).default("127.0.0.1"),
+    port: z.number().int().min(0).max(65535).default(8765),
+    tokens: z.array(HttpTokenSchema).max(100).default([]),
+    /** Origins (scheme://host[:port]) allowed besides none; browsers send Origin, most MCP clients do not. */
+    allowed_origins: z.array(z.string().min(1).max(512)).max(100).default([]),
+    /** Host header values allowed besides the bound address, localhost and 127.0.0.1 (e.g. the name behind a reverse proxy). */
+    allowed_hosts: z.array(z.string().min(1).max(253)).max(100).default([]),
+    /** Serve Prometheus HTTP service discovery at /prometheus/targets (with the same token). */
+    http_sd: z.boolean().default(true),
+    /** Serve /metrics (Prometheus text format; with the same token unless metrics_public). */
+    metrics: z.boolean().default(true),
+    metrics_public: z.boolean().default(false),
   })
   .strict();
 
@@ -369,6 +417,8 @@ export const ConfigFileSchema = z
     snapshots: SnapshotPolicySchema.optional(),
     prometheus: PrometheusConfigSchema.optional(),
     tools: ToolsConfigSchema.optional(),
+    schedule: ScheduleConfigSchema.optional(),
+    http: HttpConfigSchema.optional(),
     limits: z
       .object({
         max_concurrent_probes: z.number().int().min(1).max(1024).optional(),
@@ -384,6 +434,8 @@ export const ConfigFileSchema = z
           .min(1000)
           .max(24 * 3600 * 1000)
           .optional(),
+        /** Most targets the inventory takes; new ones beyond it are left out of a run (and said so). Default: no limit. */
+        max_fleet_size: z.number().int().min(1).max(10_000_000).optional(),
       })
       .strict()
       .optional(),
@@ -405,13 +457,28 @@ export interface FleetConfig {
     discoveryTimeoutMs: number;
     /** Hosts probed at once per source (FLEET_MAX_CONCURRENT_PROBES). */
     maxConcurrentProbes: number;
+    /** Most targets in the inventory (FLEET_MAX_FLEET_SIZE); null = no limit. */
+    maxFleetSize: number | null;
+  };
+  /** The long-running server's jobs; 0 = off. */
+  schedule: { discoveryIntervalMs: number; healthCheckIntervalMs: number; jitter: number };
+  /** Streamable HTTP (`serve --http`). Tokens hold secret values: never logged or returned. */
+  http: {
+    host: string;
+    port: number;
+    tokens: Array<{ name: string; token: string }>;
+    allowedOrigins: string[];
+    allowedHosts: string[];
+    httpSd: boolean;
+    metrics: boolean;
+    metricsPublic: boolean;
   };
   lifecycle: { staleAfterMs: number; retireAfterMs: number | null };
   /** Role rules, in order (first match wins). */
   roles: RoleRule[];
   health: HealthThresholds;
   snapshots: { auto: boolean; retentionMs: number | null; minKeep: number; archiveDir: string; onExpire: "archive" | "delete" };
-  prometheus: { staticLabels: Record<string, string>; fileSdPath: string | null; defaultPort: number };
+  prometheus: { staticLabels: Record<string, string>; fileSdPath: string | null; defaultPort: number; writeAfterDiscovery: boolean };
   /** Tool selection (FLEET_TOOL_PRESET overrides the file's preset). */
   tools: { preset: ToolPreset; allow: string[]; deny: string[] };
   /** Default for sources that find hosts (network sweeps): probe what they find (FLEET_AUTO_REGISTER). */
@@ -439,7 +506,7 @@ export class ConfigError extends Error {
 export interface LoadConfigOptions {
   /** --db */
   db?: string;
-  /** --config */
+  /** --config (else FLEET_CONFIG, else the first of fleet.config.yaml, .yml, .json in the user's config directory) */
   configPath?: string;
   /** The config file's parsed JSON, used instead of reading configPath (to validate a change before it is written). */
   fileContent?: unknown;
@@ -452,12 +519,29 @@ export function defaultDbPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(dataHome, "fleet-mcp", "fleet.db");
 }
 
+/** $XDG_CONFIG_HOME/fleet-mcp (else ~/.config/fleet-mcp). */
+export function defaultConfigDir(env: NodeJS.ProcessEnv = process.env): string {
+  const configHome = env.XDG_CONFIG_HOME && env.XDG_CONFIG_HOME.startsWith("/") ? env.XDG_CONFIG_HOME : join(env.HOME || homedir(), ".config");
+  return join(configHome, "fleet-mcp");
+}
+
+export const DEFAULT_CONFIG_NAMES = ["fleet.config.yaml", "fleet.config.yml", "fleet.config.json"] as const;
+
+/** The config file in the user's config directory, if there is one. */
+export function findDefaultConfig(env: NodeJS.ProcessEnv = process.env): string | null {
+  const dir = defaultConfigDir(env);
+  for (const name of DEFAULT_CONFIG_NAMES) if (existsSync(join(dir, name))) return join(dir, name);
+  return null;
+}
+
 export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
   const raw = opts.env ?? process.env;
   // An empty variable (FLEET_DB=) means unset, as it does for most tools.
   const env = (name: string): string | undefined => (raw[name] ? raw[name] : undefined);
-  const configPath = opts.configPath || env("FLEET_CONFIG") || null;
+  const configPath = opts.configPath || env("FLEET_CONFIG") || findDefaultConfig(raw);
   const file = opts.fileContent !== undefined ? validateConfigFile(opts.fileContent, configPath ?? "(config)") : configPath ? readConfigFile(configPath) : {};
+  // Inline bearer tokens are the one secret a file may hold, and only a file no one else can read.
+  if (configPath && opts.fileContent === undefined && file.http?.tokens.some((t) => t.token !== undefined)) assertPrivate(configPath);
 
   const levelRaw = env("FLEET_LOG_LEVEL") ?? file.log_level ?? "info";
   if (!(LOG_LEVELS as readonly string[]).includes(levelRaw)) {
@@ -513,7 +597,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
       ...(agentSocket ? { agentSocket } : {}),
     });
   });
-  const secretValues = [...secrets.values()].flatMap((s) => [s.password, s.passphrase, s.tokenSecret].filter((v): v is string => v !== undefined));
+  const http = httpConfig(file.http, env);
+  const secretValues = [
+    ...[...secrets.values()].flatMap((s) => [s.password, s.passphrase, s.tokenSecret].filter((v): v is string => v !== undefined)),
+    ...http.tokens.map((t) => t.token),
+  ];
 
   const probesRaw = env("FLEET_MAX_CONCURRENT_PROBES");
   const probes = probesRaw === undefined ? (file.limits?.max_concurrent_probes ?? 32) : Number(probesRaw);
@@ -530,7 +618,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
       maxResultBytes: file.limits?.max_result_bytes ?? 100 * 1024,
       discoveryTimeoutMs: file.limits?.discovery_timeout_ms ?? 10 * 60 * 1000,
       maxConcurrentProbes: probes,
+      maxFleetSize: intEnv(env, "FLEET_MAX_FLEET_SIZE", 1, 10_000_000) ?? file.limits?.max_fleet_size ?? null,
     },
+    schedule: {
+      discoveryIntervalMs: intervalMs(env("FLEET_DISCOVERY_INTERVAL") ?? file.schedule?.discovery_interval ?? 300, env("FLEET_DISCOVERY_INTERVAL") !== undefined ? "FLEET_DISCOVERY_INTERVAL" : "schedule.discovery_interval"),
+      healthCheckIntervalMs: intervalMs(env("FLEET_HEALTH_CHECK_INTERVAL") ?? file.schedule?.health_check_interval ?? 60, env("FLEET_HEALTH_CHECK_INTERVAL") !== undefined ? "FLEET_HEALTH_CHECK_INTERVAL" : "schedule.health_check_interval"),
+      jitter: file.schedule?.jitter ?? 0.1,
+    },
+    http,
     lifecycle: {
       staleAfterMs: (file.lifecycle?.stale_after_hours ?? 24) * 3600_000,
       retireAfterMs: file.lifecycle?.retire_after_days ? file.lifecycle.retire_after_days * 86400_000 : null,
@@ -585,7 +680,7 @@ function snapshotPolicy(raw: z.input<typeof SnapshotPolicySchema> | undefined, d
 function prometheusConfig(raw: z.input<typeof PrometheusConfigSchema> | undefined, home: string): FleetConfig["prometheus"] {
   const p = PrometheusConfigSchema.parse(raw ?? {});
   const path = p.file_sd_path ? (p.file_sd_path.startsWith("~/") ? join(home, p.file_sd_path.slice(2)) : resolve(p.file_sd_path)) : null;
-  return { staticLabels: p.static_labels, fileSdPath: path, defaultPort: p.default_port };
+  return { staticLabels: p.static_labels, fileSdPath: path, defaultPort: p.default_port, writeAfterDiscovery: p.write_after_discovery };
 }
 
 /** The id under which a Proxmox source's CLI fallback (and its SSH secrets) is recorded. */
@@ -605,6 +700,96 @@ function toolsConfig(file: z.infer<typeof ToolsConfigSchema> | undefined, envPre
   return { preset: (envPreset as ToolPreset | undefined) ?? file?.preset ?? "readonly", allow: file?.allow ?? [], deny: file?.deny ?? [] };
 }
 
+/** "300", 300, "90s", "5m", "1h", "0", "off" -> milliseconds (0 = off). */
+export function intervalMs(v: string | number, name: string): number {
+  if (typeof v === "number") return v * 1000;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$/i.exec(v);
+  if (/^\s*(off|never|disabled)\s*$/i.test(v)) return 0;
+  const seconds = m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(m[2]?.toLowerCase() ?? "s") as "s" | "m" | "h"] : NaN;
+  if (!Number.isFinite(seconds) || seconds > 7 * 86400 || (seconds > 0 && seconds < 5)) {
+    throw new ConfigError(`${name}=${JSON.stringify(v)} is not an interval; use seconds (e.g. 300), a unit (90s, 5m, 1h; at least 5s, at most 7 days) or 0 to turn it off.`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+function intEnv(env: (name: string) => string | undefined, name: string, min: number, max: number): number | undefined {
+  const v = env(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new ConfigError(`${name}=${JSON.stringify(v)} must be a whole number from ${min} to ${max}.`);
+  return n;
+}
+
+function httpConfig(raw: z.input<typeof HttpConfigSchema> | undefined, env: (name: string) => string | undefined): FleetConfig["http"] {
+  const h = HttpConfigSchema.parse(raw ?? {});
+  const tokens = h.tokens.map((t, i) => {
+    if (t.token !== undefined) return { name: t.name, token: t.token };
+    const v = env(t.token_env!);
+    if (v === undefined) throw new ConfigError(`http.tokens[${i}] (${t.name}).token_env names ${t.token_env}, but that environment variable is not set. Set it, or remove the token.`);
+    if (v.length < 16) throw new ConfigError(`${t.token_env} (http token ${t.name}) is shorter than 16 characters; use a long random token, e.g. \`openssl rand -hex 32\`.`);
+    return { name: t.name, token: v };
+  });
+  const fromEnv = env("FLEET_HTTP_TOKEN");
+  if (fromEnv !== undefined) {
+    if (fromEnv.length < 16) throw new ConfigError("FLEET_HTTP_TOKEN is shorter than 16 characters; use a long random token, e.g. `openssl rand -hex 32`.");
+    if (!tokens.some((t) => t.name === "env")) tokens.push({ name: "env", token: fromEnv });
+  }
+  return {
+    host: h.host,
+    port: h.port,
+    tokens,
+    allowedOrigins: h.allowed_origins,
+    allowedHosts: h.allowed_hosts,
+    httpSd: h.http_sd,
+    metrics: h.metrics,
+    metricsPublic: h.metrics_public,
+  };
+}
+
+/** A config file holding a secret must not be readable by group or others. */
+function assertPrivate(path: string): void {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return;
+  }
+  if (mode & 0o044) {
+    throw new ConfigError(
+      `Config file ${path} holds a bearer token (http.tokens[].token) but is readable by other users (mode ${mode.toString(8).padStart(4, "0")}). Run \`chmod 600 ${path}\`, or move the token to an environment variable and name it in token_env.`,
+    );
+  }
+}
+
+/** YAML for .yaml/.yml, JSON for .json (anything else: JSON if it parses, else YAML). */
+export function configFormat(path: string): "yaml" | "json" | "auto" {
+  const ext = extname(path).toLowerCase();
+  return ext === ".yaml" || ext === ".yml" ? "yaml" : ext === ".json" ? "json" : "auto";
+}
+
+/** Parses a config file's text; throws ConfigError naming the file and the line. */
+export function parseConfigText(text: string, path: string): unknown {
+  const format = configFormat(path);
+  if (format !== "yaml") {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      if (format === "json") throw new ConfigError(`Config file ${path} is not valid JSON: ${(err as Error).message}`);
+    }
+  }
+  try {
+    // Plain data only: no custom tags, no merge keys, no aliases expanding into huge documents.
+    return parseYaml(text, { schema: "core", merge: false, maxAliasCount: 0, prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    throw new ConfigError(`Config file ${path} is not valid ${format === "yaml" ? "YAML" : "JSON or YAML"}: ${(err as Error).message}`);
+  }
+}
+
+/** The text of a config file in its own format (YAML or JSON by extension). */
+export function serializeConfig(value: unknown, path: string): string {
+  return configFormat(path) === "yaml" ? stringifyYaml(value, { lineWidth: 0 }) : `${JSON.stringify(value, null, 2)}\n`;
+}
+
 function parseBool(v: string | undefined, name: string): boolean | undefined {
   if (v === undefined) return undefined;
   if (/^(1|true|yes|on)$/i.test(v)) return true;
@@ -621,13 +806,7 @@ function readConfigFile(path: string): ConfigFile {
       `Cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}. Check the path given by --config or FLEET_CONFIG.`,
     );
   }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigError(`Config file ${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  return validateConfigFile(raw, path);
+  return validateConfigFile(parseConfigText(text, path) ?? {}, path);
 }
 
 export function validateConfigFile(raw: unknown, path: string): ConfigFile {

@@ -165,7 +165,7 @@ describe("one audit row per tools/call", () => {
   it("cuts an oversized result with a hint to narrow the query", async () => {
     h = await startHarness({
       tools: [...ALL_TOOLS, boom],
-      config: { limits: { maxResultBytes: 64 * 1024, discoveryTimeoutMs: 60_000, maxConcurrentProbes: 8 } },
+      config: { limits: { maxResultBytes: 64 * 1024, discoveryTimeoutMs: 60_000, maxConcurrentProbes: 8, maxFleetSize: null } },
     });
     const res = await h.client.callTool({ name: "explode", arguments: { kind: "huge" } });
     expect(res.isError).toBe(true);

@@ -6,7 +6,7 @@
 import { accessSync, constants, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
-import { ConfigError, ConfigFileSchema, type FleetConfig, type HealthThresholds, type RoleRule } from "../config.js";
+import { ConfigError, ConfigFileSchema, parseConfigText, serializeConfig, type FleetConfig, type HealthThresholds, type RoleRule } from "../config.js";
 import { writeFileAtomic } from "../inventory/files.js";
 import type { AppContext } from "./context.js";
 
@@ -32,8 +32,11 @@ export interface ConfigView {
   roles: RoleRule[];
   health: HealthThresholds;
   snapshots: { auto: boolean; retention_days: number | null; min_keep: number; archive_dir: string; on_expire: string };
-  limits: { max_result_bytes: number; discovery_timeout_ms: number; max_concurrent_probes: number };
-  prometheus: { static_labels: Record<string, string>; file_sd_path: string | null; default_port: number };
+  limits: { max_result_bytes: number; discovery_timeout_ms: number; max_concurrent_probes: number; max_fleet_size: number | null };
+  schedule: { discovery_interval_s: number; health_check_interval_s: number; jitter: number };
+  /** Token names only. */
+  http: { host: string; port: number; tokens: string[]; allowed_origins: string[]; allowed_hosts: string[]; http_sd: boolean; metrics: boolean; metrics_public: boolean };
+  prometheus: { static_labels: Record<string, string>; file_sd_path: string | null; default_port: number; write_after_discovery: boolean };
   auto_register: boolean;
 }
 
@@ -83,8 +86,29 @@ export function configView(config: FleetConfig): ConfigView {
       max_result_bytes: config.limits.maxResultBytes,
       discovery_timeout_ms: config.limits.discoveryTimeoutMs,
       max_concurrent_probes: config.limits.maxConcurrentProbes,
+      max_fleet_size: config.limits.maxFleetSize,
     },
-    prometheus: { static_labels: config.prometheus.staticLabels, file_sd_path: config.prometheus.fileSdPath, default_port: config.prometheus.defaultPort },
+    schedule: {
+      discovery_interval_s: config.schedule.discoveryIntervalMs / 1000,
+      health_check_interval_s: config.schedule.healthCheckIntervalMs / 1000,
+      jitter: config.schedule.jitter,
+    },
+    http: {
+      host: config.http.host,
+      port: config.http.port,
+      tokens: config.http.tokens.map((t) => t.name),
+      allowed_origins: config.http.allowedOrigins,
+      allowed_hosts: config.http.allowedHosts,
+      http_sd: config.http.httpSd,
+      metrics: config.http.metrics,
+      metrics_public: config.http.metricsPublic,
+    },
+    prometheus: {
+      static_labels: config.prometheus.staticLabels,
+      file_sd_path: config.prometheus.fileSdPath,
+      default_port: config.prometheus.defaultPort,
+      write_after_discovery: config.prometheus.writeAfterDiscovery,
+    },
     auto_register: config.autoRegister,
   };
 }
@@ -144,7 +168,7 @@ export interface ConfigUpdateResult {
 }
 
 const WITHOUT_FILE =
-  "The server was started without a config file, so there is nowhere to keep changes. Create a JSON file (`{}` is a valid start), restart the server with --config /path/to/fleet.config.json (or FLEET_CONFIG=/path/to/fleet.config.json), then call update_discovery_config again.";
+  "The server was started without a config file, so there is nowhere to keep changes. Create ~/.config/fleet-mcp/fleet.config.yaml (an empty file is a valid start; JSON works too) or pass --config /path/to/fleet.config.yaml (or FLEET_CONFIG), restart the server, then call update_discovery_config again.";
 
 function merge(base: unknown, patch: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = base && typeof base === "object" && !Array.isArray(base) ? { ...(base as Record<string, unknown>) } : {};
@@ -194,14 +218,15 @@ export function updateConfigFile(app: AppContext, changes: ConfigChanges, opts: 
   if (!path) throw new ConfigUpdateError(WITHOUT_FILE);
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    raw = parseConfigText(readFileSync(path, "utf8"), path) ?? {};
   } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigUpdateError(`${err.message} Fix the file, then call again.`);
     throw new ConfigUpdateError(
       `Cannot read the config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}. Fix or restore the file, then call again.`,
     );
   }
   if (!raw || typeof raw !== "object" || Array.isArray(raw))
-    throw new ConfigUpdateError(`The config file ${path} is not a JSON object. Fix the file, then call again.`);
+    throw new ConfigUpdateError(`The config file ${path} is not a mapping of settings. Fix the file, then call again.`);
   const current = raw as Record<string, unknown>;
   const next: Record<string, unknown> = { ...current };
 
@@ -266,7 +291,7 @@ export function updateConfigFile(app: AppContext, changes: ConfigChanges, opts: 
   if (!opts.dryRun) {
     if (changed) {
       assertWritable(path);
-      writeFileAtomic(path, `${JSON.stringify(next, null, 2)}\n`, 0o600);
+      writeFileAtomic(path, serializeConfig(next, path), 0o600);
     }
     app.applyConfig(applied);
   }

@@ -6,6 +6,7 @@ import { markInterruptedRuns } from "../inventory/store.js";
 import { createLogger, type Logger } from "../log.js";
 import { secretValueRedactor, type Redactor } from "../redact.js";
 import { DiscoveryService } from "./discovery-service.js";
+import { AppEvents } from "./events.js";
 import { isRunAlive, RUN_GRACE_MS } from "./liveness.js";
 import { createSource, type SourceFactory } from "./sources.js";
 
@@ -16,6 +17,8 @@ export interface AppContext {
   now: () => Date;
   redact: Redactor;
   discovery: DiscoveryService;
+  /** run_finished and tool_call notifications (metrics, file_sd, scheduler). */
+  events: AppEvents;
   /** A FleetConfig from a config file's content (not yet written), with the flags and environment this process started with. Throws ConfigError. */
   reloadConfig(fileContent: unknown): FleetConfig;
   /** Swaps the running config (update_discovery_config): the next discovery run, tool call and redaction use it. */
@@ -43,7 +46,8 @@ export function createApp(opts: CreateAppOptions): AppContext {
   const maxAge = config.limits.discoveryTimeoutMs + RUN_GRACE_MS;
   const interrupted = markInterruptedRuns(db, (run) => isRunAlive(run, maxAge, now()), now());
   if (interrupted.length > 0) log.warn("marked discovery runs interrupted: their process stopped before finishing", { run_ids: interrupted });
-  const discovery = new DiscoveryService({ db, log, now, config, sourceFactory: opts.sourceFactory ?? createSource });
+  const events = new AppEvents(log);
+  const discovery = new DiscoveryService({ db, log, now, config, events, sourceFactory: opts.sourceFactory ?? createSource });
   const app: AppContext = {
     config,
     db,
@@ -51,6 +55,7 @@ export function createApp(opts: CreateAppOptions): AppContext {
     now,
     redact,
     discovery,
+    events,
     reloadConfig:
       opts.reloadConfig ??
       ((fileContent) => loadConfig({ configPath: app.config.configFile ?? undefined, db: app.config.dbPath, fileContent, stderrIsTty: app.config.logPretty })),

@@ -11,6 +11,7 @@ import { findTargets, runningRuns } from "../inventory/queries.js";
 import { applySnapshotRetention, takeSnapshot } from "../inventory/snapshots.js";
 import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
 import { currentCorrelationId, withLogContext, type Logger } from "../log.js";
+import type { AppEvents } from "./events.js";
 import type { SourceFactory } from "./sources.js";
 import { isRunAlive, RUN_GRACE_MS } from "./liveness.js";
 import { anySignal } from "../discovery/signals.js";
@@ -96,6 +97,7 @@ interface Deps {
   now: () => Date;
   config: FleetConfig;
   sourceFactory: SourceFactory;
+  events?: AppEvents;
 }
 
 export class DiscoveryService {
@@ -139,7 +141,9 @@ export class DiscoveryService {
     const runId = startRun(db, { correlationId, trigger: opts.trigger, now: startedAt, ownerPid: process.pid, ownerHost: hostname() });
     this.active = { runId, startedAt: startedAt.toISOString(), correlationId };
     try {
-      return await withLogContext({ correlationId }, () => this.execute(runId, correlationId, startedAt, configs, opts));
+      const report = await withLogContext({ correlationId }, () => this.execute(runId, correlationId, startedAt, configs, opts));
+      this.deps.events?.emit("run_finished", report);
+      return report;
     } catch (err) {
       // Whatever failed (a source factory, the write, a locked database), the run
       // must not stay "running" under this live process and block every later run.

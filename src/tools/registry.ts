@@ -132,6 +132,7 @@ export class ToolRegistry {
         throw err;
       }
       app.log.info("tool call", { tool: row.tool, outcome, duration_ms: row.durationMs, audit_id: row.id });
+      app.events.emit("tool_call", { tool: row.tool, outcome, durationMs: row.durationMs });
       return row;
     };
     const fail = (outcome: AuditOutcome, message: string): CallToolResult => {
