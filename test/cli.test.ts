@@ -87,18 +87,18 @@ function show(r: CliResult): string {
 }
 
 describe("fleet-mcp CLI (dist/cli.js)", () => {
-  it("--help exits 0 and prints the usage on stderr", { timeout: TEST_TIMEOUT_MS }, async () => {
+  it("--help exits 0 and prints the usage on stdout", { timeout: TEST_TIMEOUT_MS }, async () => {
     const r = await runCli(["--help"]);
     expect(r.code, show(r)).toBe(0);
-    expect(r.stdout, show(r)).toBe("");
-    for (const word of ["Usage", "serve", "discover", "audit verify", "--db", "--config"]) expect(r.stderr, show(r)).toContain(word);
+    expect(r.stderr, show(r)).toBe("");
+    for (const word of ["Usage", "serve", "discover", "audit", "--db", "--config", "Exit codes"]) expect(r.stdout, show(r)).toContain(word);
   });
 
   it("--version exits 0 and prints package.json's version", { timeout: TEST_TIMEOUT_MS }, async () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
     const r = await runCli(["--version"]);
     expect(r.code, show(r)).toBe(0);
-    expect(r.stderr.trim(), show(r)).toBe(version);
+    expect(r.stdout.trim(), show(r)).toBe(version);
   });
 
   it("an unknown command exits 2 naming it, with the usage", { timeout: TEST_TIMEOUT_MS }, async () => {
