@@ -341,7 +341,14 @@ export const PrometheusConfigSchema = z
   .strict();
 
 /** An interval in seconds: a number, or a string like "300", "90s", "5m", "1h"; 0 turns the job off. */
-const IntervalSchema = z.union([z.number().int().min(0).max(7 * 86400), z.string().min(1).max(16)]);
+const IntervalSchema = z.union([
+  z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86400),
+  z.string().min(1).max(16),
+]);
 
 /** The long-running server's own jobs (FLEET_DISCOVERY_INTERVAL / FLEET_HEALTH_CHECK_INTERVAL override). */
 export const ScheduleConfigSchema = z
@@ -621,8 +628,14 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
       maxFleetSize: intEnv(env, "FLEET_MAX_FLEET_SIZE", 1, 10_000_000) ?? file.limits?.max_fleet_size ?? null,
     },
     schedule: {
-      discoveryIntervalMs: intervalMs(env("FLEET_DISCOVERY_INTERVAL") ?? file.schedule?.discovery_interval ?? 300, env("FLEET_DISCOVERY_INTERVAL") !== undefined ? "FLEET_DISCOVERY_INTERVAL" : "schedule.discovery_interval"),
-      healthCheckIntervalMs: intervalMs(env("FLEET_HEALTH_CHECK_INTERVAL") ?? file.schedule?.health_check_interval ?? 60, env("FLEET_HEALTH_CHECK_INTERVAL") !== undefined ? "FLEET_HEALTH_CHECK_INTERVAL" : "schedule.health_check_interval"),
+      discoveryIntervalMs: intervalMs(
+        env("FLEET_DISCOVERY_INTERVAL") ?? file.schedule?.discovery_interval ?? 300,
+        env("FLEET_DISCOVERY_INTERVAL") !== undefined ? "FLEET_DISCOVERY_INTERVAL" : "schedule.discovery_interval",
+      ),
+      healthCheckIntervalMs: intervalMs(
+        env("FLEET_HEALTH_CHECK_INTERVAL") ?? file.schedule?.health_check_interval ?? 60,
+        env("FLEET_HEALTH_CHECK_INTERVAL") !== undefined ? "FLEET_HEALTH_CHECK_INTERVAL" : "schedule.health_check_interval",
+      ),
       jitter: file.schedule?.jitter ?? 0.1,
     },
     http,
@@ -707,7 +720,9 @@ export function intervalMs(v: string | number, name: string): number {
   if (/^\s*(off|never|disabled)\s*$/i.test(v)) return 0;
   const seconds = m ? Number(m[1]) * ({ s: 1, m: 60, h: 3600 } as const)[(m[2]?.toLowerCase() ?? "s") as "s" | "m" | "h"] : NaN;
   if (!Number.isFinite(seconds) || seconds > 7 * 86400 || (seconds > 0 && seconds < 5)) {
-    throw new ConfigError(`${name}=${JSON.stringify(v)} is not an interval; use seconds (e.g. 300), a unit (90s, 5m, 1h; at least 5s, at most 7 days) or 0 to turn it off.`);
+    throw new ConfigError(
+      `${name}=${JSON.stringify(v)} is not an interval; use seconds (e.g. 300), a unit (90s, 5m, 1h; at least 5s, at most 7 days) or 0 to turn it off.`,
+    );
   }
   return Math.round(seconds * 1000);
 }
@@ -725,8 +740,12 @@ function httpConfig(raw: z.input<typeof HttpConfigSchema> | undefined, env: (nam
   const tokens = h.tokens.map((t, i) => {
     if (t.token !== undefined) return { name: t.name, token: t.token };
     const v = env(t.token_env!);
-    if (v === undefined) throw new ConfigError(`http.tokens[${i}] (${t.name}).token_env names ${t.token_env}, but that environment variable is not set. Set it, or remove the token.`);
-    if (v.length < 16) throw new ConfigError(`${t.token_env} (http token ${t.name}) is shorter than 16 characters; use a long random token, e.g. \`openssl rand -hex 32\`.`);
+    if (v === undefined)
+      throw new ConfigError(
+        `http.tokens[${i}] (${t.name}).token_env names ${t.token_env}, but that environment variable is not set. Set it, or remove the token.`,
+      );
+    if (v.length < 16)
+      throw new ConfigError(`${t.token_env} (http token ${t.name}) is shorter than 16 characters; use a long random token, e.g. \`openssl rand -hex 32\`.`);
     return { name: t.name, token: v };
   });
   const fromEnv = env("FLEET_HTTP_TOKEN");
@@ -809,10 +828,66 @@ function readConfigFile(path: string): ConfigFile {
   return validateConfigFile(parseConfigText(text, path) ?? {}, path);
 }
 
+/** Every key name anywhere in the config schema, for "did you mean" hints. */
+let knownKeys: Set<string> | null = null;
+function allKeys(): Set<string> {
+  if (knownKeys) return knownKeys;
+  const keys = new Set<string>();
+  const seen = new Set<unknown>();
+  const walk = (schema: unknown) => {
+    if (!schema || typeof schema !== "object" || seen.has(schema)) return;
+    seen.add(schema);
+    const def = (schema as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+    if (!def) return;
+    if (def.type === "object") {
+      for (const [k, v] of Object.entries(def.shape as Record<string, unknown>)) {
+        keys.add(k);
+        walk(v);
+      }
+    }
+    for (const field of ["innerType", "element", "in", "out", "valueType"]) walk(def[field]);
+    if (Array.isArray(def.options)) def.options.forEach(walk);
+  };
+  walk(ConfigFileSchema);
+  knownKeys = keys;
+  return keys;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** "did you mean discovery_interval?" for a misspelt key, or "" when nothing is close. */
+export function suggestKey(key: string): string {
+  let best: { k: string; d: number } | null = null;
+  for (const k of allKeys()) {
+    const d = editDistance(key.toLowerCase(), k);
+    if (d <= Math.max(1, Math.floor(k.length / 4)) && (!best || d < best.d)) best = { k, d };
+  }
+  return best ? ` (did you mean "${best.k}"?)` : "";
+}
+
 export function validateConfigFile(raw: unknown, path: string): ConfigFile {
   const parsed = ConfigFileSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  - ${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) => {
+      const where = i.path.length ? i.path.join(".") : "(root)";
+      if (i.code === "unrecognized_keys") {
+        const keys = (i as { keys: string[] }).keys;
+        return `  - ${where}: unknown key${keys.length > 1 ? "s" : ""} ${keys.map((k) => `"${k}"${suggestKey(k)}`).join(", ")}; remove ${keys.length > 1 ? "them" : "it"} (docs/configuration.md lists every key)`;
+      }
+      return `  - ${where}: ${i.message}`;
+    });
     throw new ConfigError(`Config file ${path} is invalid:\n${lines.join("\n")}`);
   }
   return parsed.data;

@@ -35,7 +35,16 @@ export interface ConfigView {
   limits: { max_result_bytes: number; discovery_timeout_ms: number; max_concurrent_probes: number; max_fleet_size: number | null };
   schedule: { discovery_interval_s: number; health_check_interval_s: number; jitter: number };
   /** Token names only. */
-  http: { host: string; port: number; tokens: string[]; allowed_origins: string[]; allowed_hosts: string[]; http_sd: boolean; metrics: boolean; metrics_public: boolean };
+  http: {
+    host: string;
+    port: number;
+    tokens: string[];
+    allowed_origins: string[];
+    allowed_hosts: string[];
+    http_sd: boolean;
+    metrics: boolean;
+    metrics_public: boolean;
+  };
   prometheus: { static_labels: Record<string, string>; file_sd_path: string | null; default_port: number; write_after_discovery: boolean };
   auto_register: boolean;
 }
