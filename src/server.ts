@@ -17,17 +17,27 @@ What changed: get_change_events (since a time) or compare_snapshots (a snapshot 
 Health: run_health_check, then list_targets with health_below. When sources fail, doctor says why.
 Lists are paged: pass next_cursor back. Errors say what to do next; follow them.`;
 
+/** What `fleet-mcp demo` puts before the instructions: no one should mistake its fleet for a real one. */
+export const DEMO_NOTICE = `DEMO: this is \`fleet-mcp demo\`. Every machine in this inventory is SIMULATED on 127.0.0.1 (names start with demo-, guests and hosts are tagged demo), and the inventory is a temporary database deleted when the demo stops. Nothing here is real infrastructure; say so when you report on it.`;
+
 export interface BuildServerOptions {
   /** The tools to choose from (default: every tool); the configured preset, allow and deny still apply. */
   tools?: readonly AnyTool[];
   /** Streamable HTTP session and token name, recorded in audit rows. */
   sessionPrincipal?: string | null;
+  /** `fleet-mcp demo`: the server's name, title and instructions say the fleet is simulated. */
+  demo?: boolean;
 }
 
 /** Throws ConfigError when tools.allow or tools.deny name a tool that does not exist. */
 export function buildServer(app: AppContext, opts: BuildServerOptions = {}): { server: McpServer; registry: ToolRegistry } {
   const tools = selectTools(opts.tools ?? ALL_TOOLS, app.config.tools);
-  const server = new McpServer({ name: "fleet-mcp", version: VERSION, title: "fleet-mcp" }, { instructions: INSTRUCTIONS, capabilities: { logging: {} } });
+  const server = new McpServer(
+    opts.demo
+      ? { name: "fleet-mcp-demo", version: VERSION, title: "fleet-mcp DEMO (simulated fleet)" }
+      : { name: "fleet-mcp", version: VERSION, title: "fleet-mcp" },
+    { instructions: opts.demo ? `${DEMO_NOTICE}\n${INSTRUCTIONS}` : INSTRUCTIONS, capabilities: { logging: {} } },
+  );
   const registry = new ToolRegistry(tools, app);
   attachTools(server.server, registry, (sessionId) => {
     const client = server.server.getClientVersion();
