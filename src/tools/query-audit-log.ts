@@ -30,6 +30,8 @@ export const queryAuditLog = defineTool({
         arguments: z.unknown().describe("The call's arguments, secrets redacted."),
         client: z.object({ name: z.string().nullable(), version: z.string().nullable() }),
         correlation_id: z.string(),
+        session_id: z.string().nullable().describe("The Streamable HTTP session of the call (null over stdio)."),
+        principal: z.string().nullable().describe("The NAME of the HTTP bearer token that made the call, never the token (null over stdio)."),
       }),
     ),
     next_cursor: z.string().nullable(),
@@ -59,6 +61,8 @@ export const queryAuditLog = defineTool({
         arguments: JSON.parse(r.arguments) as unknown,
         client: { name: r.clientName, version: r.clientVersion },
         correlation_id: r.correlationId,
+        session_id: r.sessionId,
+        principal: r.principal,
       })),
       next_cursor: nextBeforeId === null ? null : encodeCursor({ before: nextBeforeId }),
     };
