@@ -107,7 +107,8 @@ describe("export_prometheus_targets", () => {
       labels: { env: "home", dc: "attic", fleet_role: "lab", fleet_kind: "lxc", fleet_name: "ct-app", fleet_node: "pve-1", fleet_os: "debian" },
     });
     expect(byName["db-1"].labels).toMatchObject({ fleet_role: "production", fleet_kind: "host", fleet_os: "ubuntu" });
-    expect(byName["db-1"].labels.fleet_node).toBeUndefined();
+    // Not a guest: the machine it runs on is itself.
+    expect(byName["db-1"].labels.fleet_node).toBe("db-1");
     expect(byName["v6-host"].targets).toEqual(["[fd00::7]:9100"]);
     expect(byName["v6-host"].labels.fleet_role).toBe("unassigned");
     expect(text(await h!.client.callTool({ name: "export_prometheus_targets", arguments: {} }))).toMatch(
@@ -146,7 +147,9 @@ describe("export_prometheus_targets", () => {
     await start({ default_port: 9182 });
     // A target never reached is "discovered"; one reached before and now down is "unreachable".
     const down = await call({ lifecycle: ["discovered", "unreachable"] });
-    expect(down.groups).toEqual([{ targets: ["10.0.0.99:9182"], labels: { fleet_role: "unassigned", fleet_kind: "host", fleet_name: "down-1" } }]);
+    expect(down.groups).toEqual([
+      { targets: ["10.0.0.99:9182"], labels: { fleet_role: "unassigned", fleet_kind: "host", fleet_name: "down-1", fleet_node: "down-1" } },
+    ]);
     const seen: string[] = [];
     let cursor: string | null = null;
     let pages = 0;
@@ -219,6 +222,6 @@ describe("export_prometheus_targets", () => {
     expect(load({ file_sd_path: "/x/fleet.yml" })).toThrow(/ending in \.json/);
     expect(load({ default_port: 0 })).toThrow(/prometheus\.default_port/);
     const ok = load({ static_labels: { env: "home" }, file_sd_path: "~/sd/fleet.json" })();
-    expect(ok.prometheus).toEqual({ staticLabels: { env: "home" }, fileSdPath: join(ok.home, "sd/fleet.json"), defaultPort: 9100 });
+    expect(ok.prometheus).toEqual({ staticLabels: { env: "home" }, fileSdPath: join(ok.home, "sd/fleet.json"), defaultPort: 9100, writeAfterDiscovery: true });
   });
 });

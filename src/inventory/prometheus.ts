@@ -58,7 +58,8 @@ export function buildPrometheusTargets(db: Db, opts: PrometheusExportOptions): P
     .from(targets)
     .leftJoin(parent, eq(parent.id, targets.parentId))
     .where(and(opts.lifecycles.length ? inArray(targets.lifecycle, [...opts.lifecycles]) : undefined))
-    .orderBy(asc(targets.name), asc(targets.id))
+    // By role first, so a file written with every label still reads grouped by role.
+    .orderBy(asc(targets.role), asc(targets.name), asc(targets.id))
     .all();
 
   const skippedNoAddress: PrometheusExport["skippedNoAddress"] = [];
@@ -85,7 +86,8 @@ export function buildPrometheusTargets(db: Db, opts: PrometheusExportOptions): P
     put("fleet_kind", r.kind);
     if (opts.groupBy === "none") {
       put("fleet_name", r.name);
-      put("fleet_node", r.node);
+      // The machine the target runs on: its parent (a guest's Proxmox node), else the target itself.
+      put("fleet_node", r.node ?? r.name);
       put("fleet_os", r.os);
     }
     const key = opts.groupBy === "none" ? target : opts.groupBy === "role" ? r.role : r.kind;
@@ -100,4 +102,9 @@ export function buildPrometheusTargets(db: Db, opts: PrometheusExportOptions): P
   }
   const groups = [...byKey.entries()].sort(([a], [b]) => (opts.groupBy === "none" ? 0 : a < b ? -1 : a > b ? 1 : 0)).map(([, g]) => g);
   return { groups, targetCount: seen.size, skippedNoAddress, skippedDuplicate };
+}
+
+/** The file_sd / http_sd document: the bytes the tool, the CLI and the after-discovery writer all produce. */
+export function targetGroupsJson(groups: readonly PrometheusTargetGroup[]): string {
+  return `${JSON.stringify(groups, null, 2)}\n`;
 }

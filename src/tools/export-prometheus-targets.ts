@@ -1,8 +1,7 @@
-import { lstatSync, statSync } from "node:fs";
-import { dirname } from "node:path";
 import { z } from "zod";
+import { fileSdPathProblem } from "../app/file-sd.js";
 import { writeFileAtomic } from "../inventory/files.js";
-import { buildPrometheusTargets } from "../inventory/prometheus.js";
+import { buildPrometheusTargets, targetGroupsJson } from "../inventory/prometheus.js";
 import { decodeCursor, defineTool, encodeCursor, ToolError } from "./tool.js";
 
 const LIFECYCLES = ["discovered", "active", "unreachable", "stale", "retired"] as const;
@@ -13,22 +12,8 @@ function checkedFileSdPath(path: string | null): string {
       'No file_sd path is configured. Add "prometheus": {"file_sd_path": "/etc/prometheus/file_sd/fleet.json"} to the config file and restart the server, or call again without write_file to get the target groups inline.',
     );
   }
-  let dir;
-  try {
-    dir = statSync(dirname(path));
-  } catch {
-    dir = null;
-  }
-  if (!dir?.isDirectory())
-    throw new ToolError(`The directory of prometheus.file_sd_path (${dirname(path)}) does not exist. Create it, or change file_sd_path in the config file.`);
-  try {
-    const st = lstatSync(path);
-    // Rename would replace a symlink, not write where it points: refuse rather than surprise.
-    if (!st.isFile())
-      throw new ToolError(`prometheus.file_sd_path ${path} exists and is not a regular file (a symlink or directory). Point file_sd_path at a plain file.`);
-  } catch (err) {
-    if (err instanceof ToolError) throw err;
-  }
+  const problem = fileSdPathProblem(path);
+  if (problem) throw new ToolError(problem);
   return path;
 }
 
@@ -91,7 +76,7 @@ export const exportPrometheusTargets = defineTool({
     const out = buildPrometheusTargets(ctx.app.db, { groupBy: args.group_by, port, lifecycles: args.lifecycle, staticLabels: cfg.staticLabels });
     let file = null;
     if (path) {
-      const data = `${JSON.stringify(out.groups, null, 2)}\n`;
+      const data = targetGroupsJson(out.groups);
       writeFileAtomic(path, data, 0o644);
       file = { path, bytes: Buffer.byteLength(data), groups: out.groups.length };
       ctx.app.log.info("prometheus file_sd written", { path, groups: out.groups.length, targets: out.targetCount });
