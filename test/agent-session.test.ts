@@ -142,6 +142,8 @@ describe("a scripted agent session over stdio", () => {
       FLEET_CONFIG: config,
       FLEET_SSH_PASSWORD: "pw",
       PVE_TOKEN_SECRET: TOKEN_SECRET,
+      // The agent drives every run here; the scheduler (test/scheduler.test.ts) stays out of the script.
+      FLEET_DISCOVERY_INTERVAL: "0",
     };
     const transport = new StdioClientTransport({ command: process.execPath, args: [cli], cwd: dir, env, stderr: "pipe" });
     let stderr = "";

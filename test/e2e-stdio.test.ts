@@ -30,7 +30,8 @@ describe("stdio server, end to end", () => {
       command: process.execPath,
       args: [cli],
       cwd: dir,
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, FLEET_DB: db, FLEET_LOG_LEVEL: "info" },
+      // The test's own run_discovery must not meet the scheduler's first run (test/scheduler.test.ts covers that).
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, FLEET_DB: db, FLEET_LOG_LEVEL: "info", FLEET_DISCOVERY_INTERVAL: "0" },
       stderr: "pipe",
     });
     let stderr = "";

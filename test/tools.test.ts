@@ -270,7 +270,13 @@ describe("get_discovery_status", () => {
   it("shows recent runs newest first with per-source results", async () => {
     h = await startHarness({ runners: { lab: new ScriptedRunner(() => ({ kind: "answer", host: debianHost() })) } });
     const before = (await h.client.callTool({ name: "get_discovery_status", arguments: {} })).structuredContent as S;
-    expect(before).toEqual({ running: null, configured_sources: [{ id: "lab", kind: "local" }], runs: [], next_cursor: null });
+    expect(before).toEqual({
+      running: null,
+      configured_sources: [{ id: "lab", kind: "local" }],
+      runs: [],
+      next_cursor: null,
+      schedule: expect.objectContaining({ enabled: false, discovery: null, recent_durations_ms: [] }),
+    });
     await h.client.callTool({ name: "run_discovery", arguments: {} });
     await h.client.callTool({ name: "run_discovery", arguments: {} });
     const res = await h.client.callTool({ name: "get_discovery_status", arguments: { limit: 1 } });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { listRuns } from "../inventory/queries.js";
+import { recentRunDurations } from "../inventory/run-history.js";
 import { SourceRunSchema, type SourceRunStatus } from "./schemas.js";
 import { decodeCursor, defineTool, encodeCursor } from "./tool.js";
 
@@ -7,7 +8,7 @@ export const getDiscoveryStatus = defineTool({
   name: "get_discovery_status",
   title: "Discovery status",
   description:
-    "Shows whether a discovery is running now and the outcome of the latest runs, per source. Call run_discovery to start one, or get_fleet_overview to read what they found.",
+    "Shows whether a discovery is running now, the outcome of the latest runs per source, and the server's schedule (next discovery and health check, skipped ticks, recent run durations). Call run_discovery to start one, or get_fleet_overview to read what they found.",
   input: z
     .object({
       limit: z.number().int().min(1).max(200).default(25).describe("Runs per page, newest first (1-200, default 25)."),
@@ -33,6 +34,39 @@ export const getDiscoveryStatus = defineTool({
       }),
     ),
     next_cursor: z.string().nullable(),
+    schedule: z.object({
+      enabled: z.boolean().describe("A scheduler runs in this server (`fleet-mcp serve`): periodic discovery and health checks."),
+      reason: z.string().nullable().describe("Why not, when enabled is false."),
+      discovery: z
+        .object({
+          enabled: z.boolean(),
+          interval_s: z.number().describe("Seconds between the end of one run and the next scheduled one; 0 = off."),
+          jitter: z.number().describe("Each wait is the interval ± this fraction."),
+          next_run_at: z.string().nullable().describe("null while a scheduled run is in progress or when off."),
+          running_run_id: z.number().int().nullable().describe("The scheduled run in progress."),
+          last_run_id: z.number().int().nullable().describe("The last run the scheduler started."),
+          skipped: z.number().int().describe("Ticks skipped because a run was already in progress."),
+          last_skipped_at: z.string().nullable(),
+          last_skip_reason: z.string().nullable(),
+          last_error: z.string().nullable(),
+        })
+        .nullable(),
+      health_check: z
+        .object({
+          enabled: z.boolean(),
+          interval_s: z.number().describe("Seconds between health checks with the stale-cleanup pass; 0 = off."),
+          next_run_at: z.string().nullable(),
+          last_run_at: z.string().nullable(),
+          last_duration_ms: z.number().int().nullable(),
+          last_lifecycle_changes: z.number().int().nullable().describe("Targets the last pass moved to stale or retired."),
+          skipped: z.number().int(),
+          last_skipped_at: z.string().nullable(),
+          last_skip_reason: z.string().nullable(),
+          last_error: z.string().nullable(),
+        })
+        .nullable(),
+      recent_durations_ms: z.array(z.number().int()).describe("Durations of the last completed discovery runs (any trigger), newest first."),
+    }),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(args, ctx) {
@@ -41,7 +75,27 @@ export const getDiscoveryStatus = defineTool({
     const page = listRuns(ctx.app.db, args.limit + 1, beforeId);
     const more = page.length > args.limit;
     const runs = more ? page.slice(0, args.limit) : page;
+    const { scheduler, config } = ctx.app;
+    const status = scheduler?.status();
+    const schedule = status
+      ? {
+          enabled: status.active,
+          reason: status.active ? null : "The scheduler is stopped: the server is shutting down.",
+          discovery: status.discovery,
+          health_check: status.health_check,
+          recent_durations_ms: status.recent_durations_ms,
+        }
+      : {
+          enabled: false,
+          reason: `No scheduler runs in this process (a one-shot command): discovery runs only on demand. \`fleet-mcp serve\` runs ${
+            config.schedule.discoveryIntervalMs > 0 ? `one every ${config.schedule.discoveryIntervalMs / 1000} s` : "none (schedule.discovery_interval is 0)"
+          }.`,
+          discovery: null,
+          health_check: null,
+          recent_durations_ms: recentRunDurations(ctx.app.db, 10),
+        };
     return {
+      schedule,
       next_cursor: more ? encodeCursor({ before: runs[runs.length - 1]!.id }) : null,
       running: running ? { run_id: running.runId, started_at: running.startedAt } : null,
       configured_sources: ctx.app.config.sources.map((s) => ({ id: s.id, kind: s.kind })),
@@ -76,6 +130,14 @@ export const getDiscoveryStatus = defineTool({
     const lastText = last
       ? ` Last run ${last.run_id}: ${last.status}, ${last.targets_seen} target(s), started ${last.started_at}.`
       : " No discovery has run yet: call run_discovery.";
-    return now + lastText;
+    const d = o.schedule.discovery;
+    const scheduled = !o.schedule.enabled
+      ? " No scheduled discovery in this process."
+      : !d?.enabled
+        ? " Scheduled discovery is off."
+        : ` Next scheduled discovery: ${d.next_run_at ?? "after the one in progress"} (every ${d.interval_s} s).${
+            d.last_skipped_at ? ` Last skipped ${d.last_skipped_at}: ${d.last_skip_reason}.` : ""
+          }`;
+    return now + lastText + scheduled;
   },
 });
