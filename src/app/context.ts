@@ -7,7 +7,9 @@ import { createLogger, type Logger } from "../log.js";
 import { secretValueRedactor, type Redactor } from "../redact.js";
 import { DiscoveryService } from "./discovery-service.js";
 import { AppEvents } from "./events.js";
+import { watchFileSd } from "./file-sd.js";
 import { isRunAlive, RUN_GRACE_MS } from "./liveness.js";
+import type { Scheduler } from "./scheduler.js";
 import { createSource, type SourceFactory } from "./sources.js";
 
 export interface AppContext {
@@ -19,6 +21,8 @@ export interface AppContext {
   discovery: DiscoveryService;
   /** run_finished and tool_call notifications (metrics, file_sd, scheduler). */
   events: AppEvents;
+  /** The periodic discovery and health check of a long-running server (set by `serve`); null in one-shot commands and tests. */
+  scheduler: Scheduler | null;
   /** A FleetConfig from a config file's content (not yet written), with the flags and environment this process started with. Throws ConfigError. */
   reloadConfig(fileContent: unknown): FleetConfig;
   /** Swaps the running config (update_discovery_config): the next discovery run, tool call and redaction use it. */
@@ -56,6 +60,7 @@ export function createApp(opts: CreateAppOptions): AppContext {
     redact,
     discovery,
     events,
+    scheduler: null,
     reloadConfig:
       opts.reloadConfig ??
       ((fileContent) => loadConfig({ configPath: app.config.configFile ?? undefined, db: app.config.dbPath, fileContent, stderrIsTty: app.config.logPretty })),
@@ -67,5 +72,6 @@ export function createApp(opts: CreateAppOptions): AppContext {
       discovery.setConfig(next);
     },
   };
+  watchFileSd({ config: () => app.config, db, log, events });
   return app;
 }

@@ -266,9 +266,9 @@ function runStatus(results: SourceResult[]): RunStatus {
  * stale, and retired after `retireAfterMs` when a retention is configured.
  * Each transition is an event. Nothing is deleted.
  */
-function ageTargets(tx: Tx, now: Date, policy: LifecyclePolicy, runId: number): void {
+function ageTargets(tx: Tx, now: Date, policy: LifecyclePolicy, runId: number | null): number {
   const lastContact = sql<string>`coalesce(${targets.lastSeenAt}, ${targets.firstSeenAt})`;
-  const transition = (to: "stale" | "retired", fromStates: string[], olderThanMs: number) => {
+  const transition = (to: "stale" | "retired", fromStates: string[], olderThanMs: number): number => {
     const cutoff = new Date(now.getTime() - olderThanMs).toISOString();
     const rows = tx
       .select({ id: targets.id, name: targets.name, lifecycle: targets.lifecycle, last: lastContact })
@@ -279,9 +279,15 @@ function ageTargets(tx: Tx, now: Date, policy: LifecyclePolicy, runId: number): 
       why: `not reached since ${r.last}`,
       data: { last_seen_at: r.last },
     }));
+    return rows.length;
   };
-  transition("stale", ["active", "unreachable", "discovered"], policy.staleAfterMs);
-  if (policy.retireAfterMs !== null) transition("retired", ["stale"], policy.retireAfterMs);
+  const stale = transition("stale", ["active", "unreachable", "discovered"], policy.staleAfterMs);
+  return stale + (policy.retireAfterMs !== null ? transition("retired", ["stale"], policy.retireAfterMs) : 0);
+}
+
+/** The lifecycle clock between runs (the scheduler's stale-cleanup pass): the same transitions as after a run, with no run id. Returns how many targets moved. */
+export function ageInventory(db: Db, now: Date, policy: LifecyclePolicy): number {
+  return db.transaction((tx) => ageTargets(tx, now, policy, null), { behavior: "immediate" });
 }
 
 /** Moves targets to another lifecycle state by time or listing, each with its lifecycle_changed event. */
@@ -290,7 +296,7 @@ function moveLifecycle<R extends { id: string; name: string; lifecycle: string }
   rows: R[],
   to: string,
   now: Date,
-  runId: number,
+  runId: number | null,
   severity: EventSeverity,
   detail: (r: R) => { why: string; data: Record<string, unknown> },
 ): void {
@@ -322,7 +328,11 @@ export function failRun(db: Db, runId: number, now: Date, startedAt: Date, error
 }
 
 /** Marks runs whose owning process is gone (a crash or kill) as interrupted. */
-export function markInterruptedRuns(db: Db, isAlive: (run: { ownerPid: number; ownerHost: string; startedAt: string }) => boolean, now: Date): number[] {
+export function markInterruptedRuns(
+  db: Db,
+  isAlive: (run: { ownerPid: number; ownerHost: string; startedAt: string; correlationId: string }) => boolean,
+  now: Date,
+): number[] {
   const running = db.select().from(discoveryRuns).where(eq(discoveryRuns.status, "running")).all();
   const dead = running.filter((r) => !isAlive(r)).map((r) => r.id);
   if (dead.length > 0) {

@@ -1,19 +1,31 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { createApp } from "../../app/context.js";
+import { Scheduler } from "../../app/scheduler.js";
 import { ConfigError } from "../../config.js";
 import { closeDb } from "../../db/open.js";
+import { startHttpServer } from "../../http/server.js";
 import { buildServer } from "../../server.js";
 import { VERSION } from "../../version.js";
-import { EXIT, type Command } from "../command.js";
+import { EXIT, UsageError, type Command, type CommandContext } from "../command.js";
 
 export const serveCommand: Command = {
   name: "serve",
   summary: "Run the MCP server (stdio; the default command)",
-  usage: "fleet-mcp [serve] [--config FILE] [--db PATH]",
+  usage: "fleet-mcp [serve] [--http [--host H] [--port P]] [--config FILE] [--db PATH]",
   help: `Speaks MCP on stdin/stdout: this is what Claude Desktop, Claude Code, Cursor or
 VS Code start. stdout carries only the protocol; logs go to stderr.
-Stops cleanly on SIGINT, SIGTERM or when stdin closes.`,
+Stops cleanly on SIGINT, SIGTERM or when stdin closes.
+
+Options:
+  --http           Serve MCP over Streamable HTTP at http://HOST:PORT/mcp instead of stdio,
+                   with /healthz, /metrics and /prometheus/targets (docs/http.md). Needs a
+                   bearer token: FLEET_HTTP_TOKEN or http.tokens[] in the config file.
+  --host H         Address to listen on (default http.host, 127.0.0.1)
+  --port P         Port to listen on (default http.port, 8765; 0 picks a free one)`,
+  options: { http: { type: "boolean" }, host: { type: "string" }, port: { type: "string" } },
   async run(ctx) {
+    if (ctx.values.http === true) return serveHttp(ctx);
+    if (ctx.values.host !== undefined || ctx.values.port !== undefined) throw new UsageError("--host and --port go with --http");
     const app = createApp({ config: ctx.config() });
     let built: ReturnType<typeof buildServer>;
     try {
@@ -36,8 +48,9 @@ Stops cleanly on SIGINT, SIGTERM or when stdin closes.`,
         closing = true;
         app.log.info("shutting down", { reason: why });
         // Closing the server cancels calls in progress; let them write their audit rows before the database closes.
-        void server
-          .close()
+        // The scheduler first: a scheduled run is cancelled and written (or rolled back) while the database is open.
+        void (app.scheduler?.stop() ?? Promise.resolve())
+          .then(() => server.close())
           .then(() => registry.drain(5000))
           .then((left) => {
             if (left > 0) app.log.error("shutting down with tool calls still running; their audit rows may be missing", { calls: left });
@@ -53,6 +66,7 @@ Stops cleanly on SIGINT, SIGTERM or when stdin closes.`,
       transport.onclose = () => shutdown("transport closed");
     });
     await server.connect(transport);
+    if (!closing) app.scheduler = new Scheduler(app).start();
     app.log.info(`fleet-mcp ${VERSION} ready on stdio`, {
       db: app.config.dbPath,
       tools: registry.list().length,
@@ -61,3 +75,38 @@ Stops cleanly on SIGINT, SIGTERM or when stdin closes.`,
     return done;
   },
 };
+
+/** `serve --http`: until SIGINT or SIGTERM; one line on stderr says where (never the token). */
+async function serveHttp(ctx: CommandContext): Promise<number> {
+  const portRaw = ctx.values.port;
+  const port = typeof portRaw === "string" ? Number(portRaw) : undefined;
+  if (port !== undefined && (!/^\d+$/.test(portRaw as string) || port > 65535))
+    throw new UsageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(portRaw)}`);
+  const config = ctx.config();
+  const app = createApp({ config });
+  const host = typeof ctx.values.host === "string" ? ctx.values.host : undefined;
+  const handle = await startHttpServer(app, { ...(host !== undefined ? { host } : {}), ...(port !== undefined ? { port } : {}) }).catch((err: unknown) => {
+    closeDb(app.db);
+    throw err;
+  });
+  app.scheduler = new Scheduler(app).start();
+  ctx.out.note(`fleet-mcp ${VERSION} serving MCP on ${handle.url} (bearer token required; port ${handle.port})`);
+  app.log.info(`fleet-mcp ${VERSION} ready on ${handle.url}`, { db: app.config.dbPath, sources: app.config.sources.map((s) => s.id) });
+  return new Promise<number>((resolve) => {
+    let closing = false;
+    const shutdown = (why: string) => {
+      if (closing) return;
+      closing = true;
+      app.log.info("shutting down", { reason: why });
+      // The scheduler first: a scheduled run is cancelled and written (or rolled back) while the database is open.
+      void (app.scheduler?.stop() ?? Promise.resolve())
+        .then(() => handle.close())
+        .finally(() => {
+          closeDb(app.db);
+          resolve(EXIT.OK);
+        });
+    };
+    process.once("SIGINT", () => shutdown("SIGINT"));
+    process.once("SIGTERM", () => shutdown("SIGTERM"));
+  });
+}
