@@ -7,14 +7,16 @@ import { hostname } from "node:os";
 import type { FleetConfig, SourceConfig } from "../config.js";
 import type { Db } from "../db/open.js";
 import type { DiscoverySource, SourceResult, TargetObservation } from "../discovery/types.js";
+import { capNewTargets, fleetCapWarning } from "../inventory/fleet-cap.js";
 import { findTargets, runningRuns } from "../inventory/queries.js";
 import { applySnapshotRetention, takeSnapshot } from "../inventory/snapshots.js";
 import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
 import { currentCorrelationId, withLogContext, type Logger } from "../log.js";
 import type { AppEvents } from "./events.js";
 import type { SourceFactory } from "./sources.js";
-import { isRunAlive, RUN_GRACE_MS } from "./liveness.js";
+import { holdRun, isRunAlive, RUN_GRACE_MS } from "./liveness.js";
 import { anySignal } from "../discovery/signals.js";
+import { neutralise, neutraliseText } from "../discovery/neutralise.js";
 
 export class DiscoveryBusyError extends Error {
   override name = "DiscoveryBusyError";
@@ -139,6 +141,8 @@ export class DiscoveryService {
     const correlationId = currentCorrelationId() ?? randomUUID();
     const startedAt = now();
     const runId = startRun(db, { correlationId, trigger: opts.trigger, now: startedAt, ownerPid: process.pid, ownerHost: hostname() });
+    // Alive while this process holds it; a row with our pid that we do not hold is a dead predecessor's.
+    const release = holdRun(correlationId);
     this.active = { runId, startedAt: startedAt.toISOString(), correlationId };
     try {
       const report = await withLogContext({ correlationId }, () => this.execute(runId, correlationId, startedAt, configs, opts));
@@ -151,7 +155,20 @@ export class DiscoveryService {
       throw err;
     } finally {
       this.active = null;
+      release();
     }
+  }
+
+  /** limits.max_fleet_size: new targets beyond it are left out (known ones never are), with a warning on their source. */
+  private capFleet(results: SourceResult[]): SourceResult[] {
+    const { db, log, config } = this.deps;
+    const max = config.limits.maxFleetSize;
+    if (max === null) return results;
+    const cap = capNewTargets(db, results, max);
+    for (const { sourceId, targets } of cap.leftOut) {
+      log.warn(fleetCapWarning(targets, cap.held, max), { source: sourceId, left_out: targets, held: cap.held, max_fleet_size: max });
+    }
+    return cap.results;
   }
 
   /** The run is written: a snapshot of the result (and retention) may fail without failing the run. */
@@ -234,16 +251,21 @@ export class DiscoveryService {
     // Observations cut short by the caller's cancellation say nothing about the
     // host: drop them rather than mark a healthy machine unreachable. Cut short by
     // the run's deadline, they are timeouts. Finished ones are kept either way.
-    const results = settled.map((r) => ({
+    // Remote text loses its control characters (ANSI escapes, NULs) before it is stored.
+    const observed = settled.map((r) => ({
       ...r,
+      ...(r.error ? { error: neutraliseText(r.error) } : {}),
+      warnings: r.warnings.map(neutraliseText),
       targets: r.targets
         .filter((t: TargetObservation) => t.status !== "cancelled" || timedOut)
         .map((t) =>
           t.status === "cancelled"
             ? { ...t, status: "timeout" as const, error: `not finished when the discovery deadline of ${config.limits.discoveryTimeoutMs} ms passed` }
             : t,
-        ),
+        )
+        .map(neutralise),
     }));
+    const results = this.capFleet(observed);
     const outcome = finishRun(db, {
       runId,
       results,

@@ -769,7 +769,8 @@ export async function probe(runner: CommandRunner, opts: ProbeOptions): Promise<
       signal: opts.signal,
     });
   } catch (err) {
-    const code = err instanceof RunnerError ? err.code : "error";
+    // Once the caller has cancelled, whatever the failure (a retry wrapper rejects with the abort reason), it is a cancel, not a fault of the host.
+    const code = opts.signal?.aborted ? "aborted" : err instanceof RunnerError ? err.code : "error";
     const status: HostStatus = code === "aborted" ? "cancelled" : code === "spawn_failed" ? "error" : code;
     return { status, error: (err as Error).message, interpretation: empty, durationMs: performance.now() - started };
   }
@@ -797,7 +798,11 @@ export async function probe(runner: CommandRunner, opts: ProbeOptions): Promise<
     return { status: "timeout", error: `the probe did not finish within ${opts.timeoutMs} ms`, interpretation, durationMs };
   }
   if (!complete || sections.size === 0) {
-    return { status: "error", error: firstLine(res.stderr) || `the probe ended early (exit status ${res.exitCode})`, interpretation, durationMs };
+    const why =
+      sections.size === 0
+        ? `the answer is not the probe's output (no section markers in ${res.stdout.length} characters; exit status ${res.exitCode ?? "none"})`
+        : `the probe ended early, after ${sections.size} of ${PROBE_SECTIONS.length} sections (${res.exitCode === null ? "no exit status: the connection closed or the shell was killed" : `exit status ${res.exitCode}`})`;
+    return { status: "error", error: firstLine(res.stderr) || why, interpretation, durationMs };
   }
   const failed = Object.entries(interpretation.sections).filter(([, s]) => s.status === "failed");
   if (failed.length > 0) {

@@ -5,7 +5,7 @@
 // concurrency limit so discovery never floods pveproxy.
 import { ProxmoxEngine } from "proxmox-api";
 import pLimit from "p-limit";
-import { Agent, buildConnector, fetch as undiciFetch } from "undici";
+import { Agent, buildConnector, fetch as undiciFetch, Response as UndiciResponse } from "undici";
 import { anySignal } from "../signals.js";
 
 export type PveAuth = { kind: "token"; tokenId: string; secret: string } | { kind: "password"; username: string; password: string };
@@ -50,11 +50,15 @@ export class PveApiError extends Error {
 
 export function classifyPveError(err: unknown, path: string): PveApiError {
   const msg = err instanceof Error ? err.message : String(err);
-  const causeCode = (err as { cause?: { cause?: { code?: string }; code?: string } })?.cause;
-  const code = causeCode?.cause?.code ?? causeCode?.code ?? "";
+  const cause = (err as { cause?: { cause?: { code?: unknown }; code?: unknown; name?: unknown; message?: unknown } })?.cause;
+  // Only string codes: a DOMException's numeric code (AbortError 20, TimeoutError 23) is no errno.
+  const rawCode = cause?.cause?.code ?? cause?.code;
+  const code = typeof rawCode === "string" ? rawCode : "";
+  const causeName = typeof cause?.name === "string" ? cause.name : "";
   const status = Number(/(?:return Error|connection failed with|login failed with) (\d{3})/.exec(msg)?.[1] ?? NaN);
   const reason = /(?:return Error|connection failed with) \d{3} ([^:]*?)(?::| return:|$)/.exec(msg)?.[1]?.trim() ?? "";
   const short = (s: string) => `${path}: ${s}`;
+  if (code === MALFORMED_JSON) return new PveApiError("protocol", null, short(String(cause?.message)), { cause: err });
   if (/Auth .* Failed!/.test(msg) || status === 401)
     return new PveApiError("auth", 401, short(`authentication failed${reason ? ` (${reason})` : ""}`), { cause: err });
   if (status === 403) return new PveApiError("permission", 403, short(`permission denied${reason ? ` (${reason})` : ""}`), { cause: err });
@@ -64,14 +68,37 @@ export function classifyPveError(err: unknown, path: string): PveApiError {
     return new PveApiError("not_implemented", 501, short(`not implemented by this PVE version${reason ? ` (${reason})` : ""}`), { cause: err });
   if (status === 404) return new PveApiError("not_found", 404, short(reason || "not found"), { cause: err });
   if (Number.isFinite(status)) return new PveApiError("server", status, short(`HTTP ${status}${reason ? ` ${reason}` : ""}`), { cause: err });
-  if (/unexpected contentType/.test(msg))
-    return new PveApiError("protocol", null, short("the server did not answer like pveproxy (unexpected content type)"), { cause: err });
+  if (/unexpected contentType/.test(msg)) {
+    const type = /unexpected contentType "([^"]*)"/.exec(msg)?.[1] ?? "?";
+    return new PveApiError("protocol", null, short(`the server did not answer like pveproxy (content type ${type}, not JSON)`), { cause: err });
+  }
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|certificate|fingerprint/i.test(`${code} ${msg}`)) {
     const inner = (err as { cause?: { cause?: { message?: string } } })?.cause?.cause?.message ?? msg.replace(/^.*cause by:/, "");
     return new PveApiError("tls", null, short(`TLS verification failed: ${inner}${code ? ` (${code})` : ""}`), { cause: err });
   }
-  if (/AbortError|aborted|timeout/i.test(`${code} ${msg}`)) return new PveApiError("timeout", null, short("no answer within the deadline"), { cause: err });
+  if (/AbortError|TimeoutError|aborted|timeout/i.test(`${code} ${causeName} ${msg}`))
+    return new PveApiError("timeout", null, short("no answer within the deadline"), { cause: err });
   return new PveApiError("network", null, short(code || msg.replace(/^.*cause by:/, "")), { cause: err });
+}
+
+const MALFORMED_JSON = "ERR_PVE_MALFORMED_JSON";
+const PVE_JSON = "application/json;charset=UTF-8";
+
+/**
+ * proxmox-api turns a JSON answer it cannot parse (a truncated body, a proxy's
+ * error text) into `data: null` without a word, which reads as "nothing there":
+ * check the body first and fail the call, saying so.
+ */
+async function checkedJson(res: Response): Promise<Response> {
+  const body = await res.text();
+  try {
+    JSON.parse(body);
+  } catch (err) {
+    throw Object.assign(new Error(`the answer is not valid JSON (${body.length} characters, maybe cut off: ${(err as Error).message})`), {
+      code: MALFORMED_JSON,
+    });
+  }
+  return new UndiciResponse(body, { status: res.status, statusText: res.statusText, headers: { "content-type": PVE_JSON } }) as unknown as Response;
 }
 
 /** Token bucket: `rate` requests per second, bursts up to `rate`. */
@@ -119,7 +146,9 @@ export class PveClient {
       // The run's cancellation reaches the socket, not only the queue.
       const signals = [init.signal as AbortSignal | undefined, opts.signal].filter((x): x is AbortSignal => x !== undefined);
       const signal = signals.length > 1 ? anySignal(signals) : signals[0];
-      return undiciFetch(url as string, { ...init, ...(signal ? { signal } : {}), dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]);
+      return undiciFetch(url as string, { ...init, ...(signal ? { signal } : {}), dispatcher: this.dispatcher } as Parameters<typeof undiciFetch>[1]).then(
+        (res) => (res.status === 200 && res.headers.get("content-type") === PVE_JSON ? checkedJson(res as unknown as Response) : res),
+      );
     };
     const common = {
       host: opts.host,

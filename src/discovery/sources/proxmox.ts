@@ -76,7 +76,11 @@ export function createProxmoxSource(opts: ProxmoxSourceOptions): DiscoverySource
             client.get("cluster/resources"),
           ]);
         } catch (err) {
-          return fail(explain(err, opts));
+          return fail(
+            ctx.signal.aborted
+              ? `${opts.client.host}:${opts.client.port}: stopped before the API answered (the discovery deadline passed, or the run was cancelled)`
+              : explain(err, opts),
+          );
         }
         let parsed;
         try {
@@ -198,6 +202,8 @@ export function createProxmoxSource(opts: ProxmoxSourceOptions): DiscoverySource
   };
 }
 
+const PVEPROXY_AUTH_FAIL_DELAY_MS = 3000;
+
 function explain(err: unknown, opts: ProxmoxSourceOptions): string {
   const e = err instanceof PveApiError ? err : null;
   const where = `${opts.client.host}:${opts.client.port}`;
@@ -210,6 +216,17 @@ function explain(err: unknown, opts: ProxmoxSourceOptions): string {
       return `${where}: ${e.message}. Grant the user or token PVEAuditor on /.`;
     case "protocol":
       return `${where}: ${e.message}. Is ${where} really pveproxy (the API listens on 8006)?`;
+    case "node_unreachable":
+      return `${where}: ${e.message}: pveproxy on ${opts.client.host} could not forward the call to the daemon that serves it. Check \`systemctl status pvedaemon pveproxy\` there, or set \`host\` to another node of the cluster.`;
+    case "server":
+      return `${where}: ${e.message}. The cluster failed the call itself: see \`journalctl -u pveproxy -u pvedaemon\` on ${opts.client.host}.`;
+    case "timeout":
+      return `${where}: ${e.message} (timeout_ms: ${opts.client.timeoutMs} ms per request, tried twice). Is pveproxy overloaded, or is a firewall dropping port ${opts.client.port}?${
+        // pveproxy answers a failed login only after 3 s.
+        opts.client.timeoutMs < PVEPROXY_AUTH_FAIL_DELAY_MS + 500
+          ? ` pveproxy delays every 401 by 3 s, so with timeout_ms under ${PVEPROXY_AUTH_FAIL_DELAY_MS + 500} a wrong token or password also ends here: raise timeout_ms to see which it is.`
+          : ""
+      }`;
     default:
       return `${where}: ${(err as Error).message}`;
   }
