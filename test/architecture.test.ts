@@ -4,12 +4,16 @@
 // the TypeScript compiler, so comments and strings never count as code.
 //
 // Layers (a layer may always import within itself):
-//   entry      src/cli.ts, src/index.ts, src/server.ts      anything
+//   entry      src/cli.ts, src/cli/**, src/index.ts, src/server.ts      anything
+//              src/http/server.ts (serve --http: one MCP server per session)
 //   app        src/app/**        inventory, discovery, db, leaf
 //   tools      src/tools/**, src/mcp/**   app, inventory, discovery, leaf; db with `import type` only
 //   inventory  src/inventory/**  db, leaf; discovery with `import type` only
 //   discovery  src/discovery/**  nothing of ours outside src/discovery
 //   db         src/db/**         nothing of ours outside src/db
+//   sim        src/sim/**        nothing of ours outside src/sim (simulated PVE/SSH peers for `fleet-mcp demo` and tests);
+//                                only entry points and src/demo may import it
+//   demo       src/demo/**       app, inventory, discovery, db, sim, leaf (not tools, not an entry point)
 //   leaf       src/log.ts, src/redact.ts, src/version.ts, src/config.ts
 //                                nothing of ours, except config.ts -> log.ts
 //
@@ -24,11 +28,13 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
-type Layer = "entry" | "app" | "tools" | "inventory" | "discovery" | "db" | "leaf";
+type Layer = "entry" | "app" | "tools" | "inventory" | "discovery" | "db" | "leaf" | "sim" | "demo";
 
-const ENTRY_FILES = new Set(["src/cli.ts", "src/index.ts", "src/server.ts"]);
+const ENTRY_FILES = new Set(["src/cli.ts", "src/index.ts", "src/server.ts", "src/http/server.ts"]);
 const LEAF_FILES = new Set(["src/log.ts", "src/redact.ts", "src/version.ts", "src/config.ts"]);
 const DIR_LAYERS: ReadonlyArray<[prefix: string, layer: Layer]> = [
+  // The CLI's commands: entry points like src/cli.ts.
+  ["src/cli/", "entry"],
   ["src/app/", "app"],
   ["src/tools/", "tools"],
   // MCP-facing pieces besides tools (resources, prompts): the same layer as tools.
@@ -36,10 +42,16 @@ const DIR_LAYERS: ReadonlyArray<[prefix: string, layer: Layer]> = [
   ["src/inventory/", "inventory"],
   ["src/discovery/", "discovery"],
   ["src/db/", "db"],
+  // Prometheus metrics fed by app.events: an app-layer module.
+  ["src/metrics.ts", "app"],
+  ["src/sim/", "sim"],
+  ["src/demo/", "demo"],
 ];
-const MCP_SDK_ALLOWED = new Set(["src/server.ts", "src/cli.ts", "src/tools/registry.ts", "src/mcp/resources.ts", "src/mcp/prompts.ts"]);
-const PROCESS_ENV_ALLOWED = new Set(["src/config.ts"]);
-const STDOUT_ALLOWED = new Set(["src/cli.ts"]);
+const MCP_SDK_ALLOWED = new Set(["src/server.ts", "src/cli.ts", "src/cli/commands/serve.ts", "src/cli/commands/demo.ts", "src/http/server.ts", "src/tools/registry.ts", "src/mcp/resources.ts", "src/mcp/prompts.ts"]);
+/** src/cli/output.ts reads NO_COLOR and TERM: how to print, not configuration. */
+const PROCESS_ENV_ALLOWED = new Set(["src/config.ts", "src/cli/output.ts"]);
+/** The CLI writes to stdout only through src/cli/output.ts (and never in serve mode, where stdout is the transport's). */
+const STDOUT_ALLOWED = new Set(["src/cli.ts", "src/cli/output.ts"]);
 /** Properties of process.stdout that only read its state. */
 const STDOUT_HARMLESS_READS = new Set(["isTTY", "columns", "rows", "fd"]);
 /** Console methods that do not write to stdout in Node. Every other one does. */
@@ -169,6 +181,7 @@ export function scanSource(path: string, text: string): Scan {
 function layerRule(fromPath: string, from: Layer, toPath: string, to: Layer, typeOnly: boolean): string | null {
   if (from === "entry") return null;
   if (to === "entry") return `${from} must not import an entry point (${[...ENTRY_FILES].join(", ")})`;
+  if (to === "sim" && from !== "demo") return `only src/demo and the entry points may import src/sim (the simulators), not ${from}`;
   switch (from) {
     case "app":
       return to === "tools" ? "app may import only inventory, discovery, db and leaf modules (not tools)" : null;
@@ -184,6 +197,10 @@ function layerRule(fromPath: string, from: Layer, toPath: string, to: Layer, typ
       return to === "discovery" ? null : `discovery imports nothing of ours outside src/discovery (not ${to}${to === "leaf" ? `: ${toPath}` : ""})`;
     case "db":
       return to === "db" ? null : `db imports nothing of ours outside src/db (not ${to})`;
+    case "sim":
+      return to === "sim" ? null : `sim imports nothing of ours outside src/sim (not ${to})`;
+    case "demo":
+      return to === "tools" ? "demo may import app, inventory, discovery, db, sim and leaf modules (not tools)" : null;
     case "leaf":
       if (fromPath === "src/config.ts" && toPath === "src/log.ts") return null;
       return to === "leaf"
@@ -277,9 +294,9 @@ describe("architecture of src/", () => {
     const files = readSources();
     // The scan must actually see the code base (an empty scan would pass vacuously).
     expect(files.length).toBeGreaterThan(20);
-    const cli = files.find((f) => f.path === "src/cli.ts");
-    expect(cli, "src/cli.ts not found by the scan").toBeDefined();
-    expect(scanSource(cli!.path, cli!.text).imports.map((i) => i.specifier)).toContain("./db/open.js");
+    const cli = files.find((f) => f.path === "src/cli/main.ts");
+    expect(cli, "src/cli/main.ts not found by the scan").toBeDefined();
+    expect(scanSource(cli!.path, cli!.text).imports.map((i) => i.specifier)).toContain("../config.js");
 
     const violations = checkImports(files);
     expect(violations, report(violations)).toEqual([]);
@@ -302,6 +319,7 @@ describe("checkImports self-test (the checker can fail)", () => {
     "src/config.ts",
     "src/redact.ts",
     "src/server.ts",
+    "src/sim/pve-sim.ts",
   ].map((path) => ({ path, text: "export {};\n" }));
 
   it("reports discovery importing inventory, naming file, import and rule", () => {
@@ -366,6 +384,13 @@ describe("checkImports self-test (the checker can fail)", () => {
     ["console.log outside cli.ts", "src/discovery/y.ts", 'console.log("hi");', /console\.log \(writes to stdout\)/],
     ["console.info outside cli.ts", "src/inventory/y.ts", 'console.info("hi");', /console\.info/],
     ["file in no layer", "src/misc.ts", "export const a = 1;", /is in no layer/],
+    ["sim imports another layer", "src/sim/y.ts", 'import { openDb } from "../db/open.js";', /sim imports nothing of ours outside src\/sim/],
+    [
+      "a layer other than demo imports sim",
+      "src/app/y.ts",
+      'import { startPveSim } from "../sim/pve-sim.js";',
+      /only src\/demo and the entry points may import src\/sim/,
+    ],
   ])("reports: %s", (_name, path, text, rule) => {
     const v = one(path, `${text}\n`);
     expect(v.length, report(v)).toBeGreaterThan(0);

@@ -39,11 +39,15 @@ Environment: FLEET_CONFIG, FLEET_DB, FLEET_LOG_LEVEL (debug|info|warn|error|sile
 FLEET_DISCOVERY_INTERVAL, FLEET_HEALTH_CHECK_INTERVAL, FLEET_MAX_CONCURRENT_PROBES,
 FLEET_MAX_FLEET_SIZE, FLEET_AUTO_REGISTER, FLEET_TOOL_PRESET, FLEET_HTTP_TOKEN, PROXMOX_*.
 Exit codes: 0 ok; 1 the command ran and found a problem (failed discovery, broken audit chain,
-refused import, unhealthy targets with --fail-on); 2 bad usage or configuration; 130 interrupted.`;
+refused import, health issues with --fail-on, critical changes with diff --fail-on-critical,
+a failed doctor check, an error from the tool, e.g. no such target); 2 bad usage or configuration
+(unknown command or option, invalid config, missing database); 130 interrupted.`;
 }
 
 export function commandHelp(c: Command): string {
-  return `Usage: ${c.usage}\n\n${c.summary}\n${c.help ? `\n${c.help.trimEnd()}\n` : ""}\n${GLOBAL_HELP}`;
+  // Every command's help states its exit codes; the general ones when it has none of its own.
+  const exit = /^Exit\b/m.test(c.help) ? "" : "\nExit: 0 ok, 1 the command ran and found a problem, 2 bad usage or configuration, 130 interrupted.\n";
+  return `Usage: ${c.usage}\n\n${c.summary}\n${c.help ? `\n${c.help.trimEnd()}\n` : ""}${exit}\n${GLOBAL_HELP}`;
 }
 
 function findCommand(name: string): Command | undefined {

@@ -2,6 +2,7 @@ import { DiscoveryBusyError, UnknownSourceError, type RunReport } from "../../ap
 import { EXIT, type Command } from "../command.js";
 import { withApp } from "../db.js";
 import { paint, progressBar, table, type Output } from "../output.js";
+import { cliConfig } from "../tools.js";
 
 export const discoverCommand: Command = {
   name: "discover",
@@ -22,7 +23,7 @@ Exit: 0 when the run succeeded or partly succeeded, 1 when it failed, 2 for an u
     const sources = ctx.values.source as string[] | undefined;
     const targets = ctx.values.target as string[] | undefined;
     return withApp(
-      ctx.config(),
+      cliConfig(ctx.config()),
       async (app) => {
         const controller = new AbortController();
         const onSigint = () => controller.abort();
