@@ -83,3 +83,27 @@ describe("discovery runs", () => {
     expect(deriveTargetId("host", "machine-id:abc")).not.toBe(deriveTargetId("host", "machine-id:abd"));
   });
 });
+
+describe("a probe section that fails", () => {
+  it("keeps the facts it knew: a locked apt does not wipe a known count of pending updates", async () => {
+    const UPGRADABLE = {
+      body: "#apt list\nbash/oldstable 5.2.15-2+b13 amd64 [upgradable from: 5.2.15-2+b8]\nlibcups2/oldstable,oldstable-security 2.4.2-3+deb12u9 amd64 [upgradable from: 2.4.2-3+deb12u8]",
+    };
+    const LOCKED = { body: "#apt list", rc: 100, stderr: "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (apt-get)" };
+    let updates: { body: string; rc?: number; stderr?: string } = UPGRADABLE;
+    h = await startHarness({ runners: { lab: new ScriptedRunner(() => ({ kind: "answer", host: debianHost({ updates }) })) } });
+    const facts = () =>
+      Object.fromEntries(
+        (h!.app.db.$client.prepare("SELECT key, value FROM facts WHERE key LIKE 'updates.%'").all() as Array<{ key: string; value: string }>).map((r) => [
+          r.key,
+          JSON.parse(r.value),
+        ]),
+      );
+    await h.client.callTool({ name: "run_discovery", arguments: {} });
+    expect(facts()).toMatchObject({ "updates.manager": "apt", "updates.pending": 2, "updates.security_pending": 1 });
+    updates = LOCKED;
+    const second = (await h.client.callTool({ name: "run_discovery", arguments: {} })).structuredContent as S;
+    expect(second.status).not.toBe("failed");
+    expect(facts()).toMatchObject({ "updates.manager": "apt", "updates.pending": 2, "updates.security_pending": 1 });
+  });
+});

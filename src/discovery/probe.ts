@@ -378,10 +378,17 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
       sections[name] = { status: "failed", exitCode: null, reason: "cut_off", detail: "the section did not finish (deadline or output cap)" };
       return;
     }
+    // A section that fails sets no fact: what the inventory knew from earlier probes stays (a locked apt must not wipe a known update count).
+    const keysBefore = new Set(Object.keys(facts));
+    const forgetOwnFacts = () => {
+      for (const k of Object.keys(facts)) if (!keysBefore.has(k)) delete facts[k];
+    };
     try {
       const override = parse(sec.body, sec);
       sections[name] = override ? { ...override, exitCode: sec.exitCode } : { status: "ok", exitCode: sec.exitCode };
+      if (override?.status === "failed") forgetOwnFacts();
     } catch (err) {
+      forgetOwnFacts();
       sections[name] = {
         status: "failed",
         exitCode: sec.exitCode,
@@ -398,6 +405,9 @@ export function interpretProbe(raw: Map<string, RawSection>): ProbeInterpretatio
     requireZero(sec);
     const h = body.trim();
     if (!h) throw new Error("empty hostname");
+    // Linux caps the node name at 64 bytes, DNS a name at 253 characters: a longer one
+    // is no hostname, and as the target's name it would make every listing too large.
+    if (h.length > 253) throw new Error(`a hostname of ${h.length} characters (over 253) is not used: the target keeps its configured name or address`);
     facts.hostname = h;
     out.name = h;
   });
