@@ -261,6 +261,16 @@ export function updateConfigFile(app: AppContext, changes: ConfigChanges, opts: 
     next.sources = sources;
   }
   if (changes.roles) next.roles = changes.roles;
+  // Where the server writes files is the file owner's choice, never a caller's: a
+  // tool call must not point snapshot archives at another directory (or the default).
+  if (changes.snapshots && Object.hasOwn(changes.snapshots, "archive_dir")) {
+    const file = current.snapshots && typeof current.snapshots === "object" ? (current.snapshots as Record<string, unknown>) : {};
+    if ((changes.snapshots.archive_dir ?? undefined) !== file.archive_dir) {
+      throw new ConfigUpdateError(
+        `snapshots.archive_dir is where this server writes files, so only the config file sets it: edit ${path} and restart the server, or call again without archive_dir. Nothing was written.`,
+      );
+    }
+  }
   for (const key of ["health", "snapshots", "lifecycle"] as const) {
     const patch = changes[key];
     if (!patch) continue;
@@ -271,7 +281,12 @@ export function updateConfigFile(app: AppContext, changes: ConfigChanges, opts: 
 
   const parsed = ConfigFileSchema.safeParse(next);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `${issuePath(i.path, next)}: ${i.message}`);
+    // Bounded: an issue may quote a key of any length the caller sent (e.g. an unrecognised one).
+    const lines = parsed.error.issues.slice(0, 8).map((i) => {
+      const line = `${issuePath(i.path, next)}: ${i.message}`;
+      return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+    });
+    if (parsed.error.issues.length > 8) lines.push(`and ${parsed.error.issues.length - 8} more`);
     throw new ConfigUpdateError(
       `The change is invalid, nothing was written: ${lines.join("; ")}. Fix these settings and call again (get_discovery_config shows the current ones; docs/configuration.md lists every key).`,
     );

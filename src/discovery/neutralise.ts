@@ -4,13 +4,23 @@
 // controls. None of that is stored, returned to an MCP client or printed: each
 // such character becomes U+FFFD, the character invalid UTF-8 already decodes to.
 // Tab, newline and carriage return are kept. The readable text around them stays.
+// A string longer than MAX_REMOTE_TEXT characters is cut, with a marker saying so:
+// one megabyte in a unit description would otherwise make every page holding it
+// larger than the result cap, whatever limit the caller passes.
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_ALL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
 
+export const MAX_REMOTE_TEXT = 8192;
+
 export function neutraliseText(s: string): string {
+  if (s.length > MAX_REMOTE_TEXT) {
+    // Not between the halves of a surrogate pair.
+    const end = /[\ud800-\udbff]/.test(s[MAX_REMOTE_TEXT - 1]!) ? MAX_REMOTE_TEXT - 1 : MAX_REMOTE_TEXT;
+    s = `${s.slice(0, end)}…[cut: ${s.length - end} more characters]`;
+  }
   return CONTROL.test(s) ? s.replace(CONTROL_ALL, "\uFFFD") : s;
 }
 

@@ -87,9 +87,13 @@ function filterValue(key: SearchFilterKey, raw: string): string {
   }
 }
 
-/** The FTS5 MATCH expression: every word an FTS string ("" escapes a quote), implicitly AND-ed. */
+/**
+ * The FTS5 MATCH expression: every word an FTS string ("" escapes a quote), implicitly AND-ed.
+ * FTS5 reads the expression as a C string, so a NUL would end it mid-string ("unterminated
+ * string"): it becomes a space, a separator like the U+FFFD stored text has in its place.
+ */
 export function ftsExpression(words: readonly string[]): string {
-  return words.map((w) => `"${w.replace(/"/g, '""')}"${[...w].length >= PREFIX_MIN_CHARS ? "*" : ""}`).join(" ");
+  return words.map((w) => `"${w.replace(/"/g, '""').replace(/\u0000/g, " ")}"${[...w].length >= PREFIX_MIN_CHARS ? "*" : ""}`).join(" ");
 }
 
 // ------------------------------------------------------------------ search
