@@ -274,4 +274,23 @@ describe("proxmox discovery through the API", () => {
     const r = await discover(h);
     expect(r.sources[0]).toMatchObject({ status: "failed", error: expect.stringContaining("authentication failed") });
   });
+
+  it("with ticket auth, tells a wrong password from a host that does not answer", async () => {
+    sim = await startPveSim({ version: "8.4", ...clusterFromFixtures("8.4"), users: { "root@pam": PASSWORD } });
+    const ca = join(dir, "pve-ca.pem");
+    writeFileSync(ca, sim.caPem);
+    // A port nothing listens on: the sim's, once it is closed.
+    const closedPort = sim.port;
+    const base = { kind: "proxmox", username: "root@pam", password_env: "PVE_PASSWORD", ca_file: ca, host: sim.host, timeout_ms: 3500 };
+    h = await startHarness({ configJson: { sources: [{ ...base, id: "pve", port: sim.port }] }, env: { PVE_PASSWORD: "not-the-password" } });
+    const wrong = await discover(h);
+    expect(wrong.sources[0]).toMatchObject({ status: "failed", error: expect.stringContaining("authentication failed") });
+    await h.close();
+    await sim.close();
+    sim = undefined;
+    h = await startHarness({ configJson: { sources: [{ ...base, id: "pve", port: closedPort }] }, env: { PVE_PASSWORD: PASSWORD } });
+    const down = await discover(h);
+    expect(down.sources[0]).toMatchObject({ status: "failed", error: expect.stringContaining("ECONNREFUSED") });
+    expect(down.sources[0].error).not.toContain("authentication failed");
+  });
 });

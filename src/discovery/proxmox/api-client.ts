@@ -59,7 +59,10 @@ export function classifyPveError(err: unknown, path: string): PveApiError {
   const reason = /(?:return Error|connection failed with) \d{3} ([^:]*?)(?::| return:|$)/.exec(msg)?.[1]?.trim() ?? "";
   const short = (s: string) => `${path}: ${s}`;
   if (code === MALFORMED_JSON) return new PveApiError("protocol", null, short(String(cause?.message)), { cause: err });
-  if (/Auth .* Failed!/.test(msg) || status === 401)
+  // proxmox-api wraps every failed login as "Auth … Failed!": only one that got an answer is about the credentials;
+  // one whose fetch failed (refused, TLS, DNS) is classified by its cause below.
+  const loginFetchFailed = /Auth .* Failed!/.test(msg) && cause?.message === "fetch failed";
+  if ((/Auth .* Failed!/.test(msg) && !loginFetchFailed) || status === 401)
     return new PveApiError("auth", 401, short(`authentication failed${reason ? ` (${reason})` : ""}`), { cause: err });
   if (status === 403) return new PveApiError("permission", 403, short(`permission denied${reason ? ` (${reason})` : ""}`), { cause: err });
   if (status >= 595 && status <= 599)
@@ -78,7 +81,8 @@ export function classifyPveError(err: unknown, path: string): PveApiError {
   }
   if (/AbortError|TimeoutError|aborted|timeout/i.test(`${code} ${causeName} ${msg}`))
     return new PveApiError("timeout", null, short("no answer within the deadline"), { cause: err });
-  return new PveApiError("network", null, short(code || msg.replace(/^.*cause by:/, "")), { cause: err });
+  const inner = (err as { cause?: { cause?: { message?: string } } })?.cause?.cause?.message;
+  return new PveApiError("network", null, short(code || (loginFetchFailed && inner ? inner : msg.replace(/^.*cause by:/, ""))), { cause: err });
 }
 
 const MALFORMED_JSON = "ERR_PVE_MALFORMED_JSON";
