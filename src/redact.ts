@@ -17,9 +17,26 @@ export function isSecretKey(key: string): boolean {
 
 export type Redactor = (text: string) => string;
 
-/** Replaces each configured secret value (ignoring trivially short ones) wherever it occurs. */
+/**
+ * A secret as it may appear once escaped: inside JSON text, or percent-encoded in
+ * a URL path, query or form body (a log line records a request path as the URL
+ * parser normalised it). Each form is redacted like the value itself.
+ */
+function escapedForms(v: string): string[] {
+  const pct = encodeURIComponent(v);
+  return [
+    v,
+    JSON.stringify(v).slice(1, -1),
+    pct,
+    pct.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    encodeURI(v),
+    new URLSearchParams({ v }).toString().slice(2),
+  ];
+}
+
+/** Replaces each configured secret value (ignoring trivially short ones), raw or escaped, wherever it occurs. */
 export function secretValueRedactor(secretValues: readonly string[]): Redactor {
-  const values = [...new Set(secretValues.filter((v) => v.length >= 4))].sort((a, b) => b.length - a.length);
+  const values = [...new Set(secretValues.filter((v) => v.length >= 4).flatMap(escapedForms))].sort((a, b) => b.length - a.length);
   if (values.length === 0) return (s) => s;
   return (text) => {
     let out = text;
@@ -39,5 +56,20 @@ export function redactValue(value: unknown, redact: Redactor, depth = 0): unknow
       Object.entries(value).map(([k, v]) => [redact(k), isSecretKey(k) && v !== null && v !== undefined ? REDACTED : redactValue(v, redact, depth + 1)]),
     );
   }
+  return value;
+}
+
+/**
+ * Deep copy of a JSON-like value with every configured secret value replaced in
+ * its strings and keys, whatever the key is called. For tool arguments before a
+ * handler sees them: no tool takes a secret, so a secret pasted into a search, a
+ * snapshot name or a target reference is neither echoed back nor stored.
+ */
+export function redactSecretValues(value: unknown, redact: Redactor, depth = 0): unknown {
+  if (depth > 32) return "[too deep]";
+  if (typeof value === "string") return redact(value);
+  if (Array.isArray(value)) return value.map((v) => redactSecretValues(v, redact, depth + 1));
+  if (value && typeof value === "object")
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactSecretValues(v, redact, depth + 1)]));
   return value;
 }

@@ -10,7 +10,7 @@ import type { DiscoverySource, SourceResult, TargetObservation } from "../discov
 import { capNewTargets, fleetCapWarning } from "../inventory/fleet-cap.js";
 import { findTargets, runningRuns } from "../inventory/queries.js";
 import { applySnapshotRetention, takeSnapshot } from "../inventory/snapshots.js";
-import { failRun, finishRun, startRun, type RunStatus, type RunTrigger } from "../inventory/store.js";
+import { claimRun, failRun, finishRun, markInterruptedRuns, type RunStatus, type RunTrigger } from "../inventory/store.js";
 import { currentCorrelationId, withLogContext, type Logger } from "../log.js";
 import type { AppEvents } from "./events.js";
 import type { SourceFactory } from "./sources.js";
@@ -133,14 +133,22 @@ export class DiscoveryService {
   }
 
   async run(opts: RunDiscoveryOptions): Promise<RunReport> {
+    this.closeDeadRuns();
     const busy = this.current();
     if (busy) throw new DiscoveryBusyError(busy.runId, busy.startedAt);
     const configs = this.sourceConfigs(opts.sourceIds);
     const { db, now } = this.deps;
     // Called from a tool, the run shares the call's correlation id: audit row, run row and log lines link up.
     const correlationId = currentCorrelationId() ?? randomUUID();
-    const startedAt = now();
-    const runId = startRun(db, { correlationId, trigger: opts.trigger, now: startedAt, ownerPid: process.pid, ownerHost: hostname() });
+    // The check above is a fast path; this one and the insert are one step under
+    // the write lock, so another process sharing the database cannot start a run in between.
+    const claim = claimRun(
+      db,
+      () => this.current(),
+      () => ({ correlationId, trigger: opts.trigger, now: now(), ownerPid: process.pid, ownerHost: hostname() }),
+    );
+    if ("busy" in claim) throw new DiscoveryBusyError(claim.busy.runId, claim.busy.startedAt);
+    const { runId, startedAt } = claim;
     // Alive while this process holds it; a row with our pid that we do not hold is a dead predecessor's.
     const release = holdRun(correlationId);
     this.active = { runId, startedAt: startedAt.toISOString(), correlationId };
@@ -156,6 +164,22 @@ export class DiscoveryService {
     } finally {
       this.active = null;
       release();
+    }
+  }
+
+  /**
+   * Rows left "running" by a process that died while this one is up (a killed
+   * `fleet-mcp discover` beside a long-running server) are marked interrupted
+   * when the next run starts, not only at the next restart.
+   */
+  private closeDeadRuns(): void {
+    const { db, log, now, config } = this.deps;
+    const maxAge = config.limits.discoveryTimeoutMs + RUN_GRACE_MS;
+    try {
+      const dead = markInterruptedRuns(db, (r) => isRunAlive(r, maxAge, now()), now());
+      if (dead.length > 0) log.warn("marked discovery runs interrupted: their process stopped before finishing", { run_ids: dead });
+    } catch (err) {
+      log.debug("could not mark dead discovery runs interrupted; the next start will", { error: (err as Error).message });
     }
   }
 

@@ -99,6 +99,25 @@ export function startRun(db: Db, input: StartRunInput): number {
   return row.id;
 }
 
+/**
+ * Starts a run unless one is in progress, as one step under the write lock
+ * (IMMEDIATE): `inProgress` (which reads the running rows through `db`) and the
+ * insert cannot interleave with another process sharing the database, so two
+ * servers asked at the same moment never both start. `input` is built inside the
+ * lock, so the run's start time is after any run that finished before it.
+ */
+export function claimRun<T>(db: Db, inProgress: () => T | null, input: () => StartRunInput): { busy: T } | { runId: number; startedAt: Date } {
+  return db.transaction(
+    () => {
+      const busy = inProgress();
+      if (busy !== null) return { busy };
+      const start = input();
+      return { runId: startRun(db, start), startedAt: start.now };
+    },
+    { behavior: "immediate" },
+  );
+}
+
 export interface RunOutcome {
   runId: number;
   status: RunStatus;
@@ -342,7 +361,8 @@ export function markInterruptedRuns(
         finishedAt: now.toISOString(),
         error: "the process running this discovery stopped before it finished; nothing of it was written",
       })
-      .where(inArray(discoveryRuns.id, dead))
+      // Only rows still open: a run that finished meanwhile keeps its outcome.
+      .where(and(inArray(discoveryRuns.id, dead), eq(discoveryRuns.status, "running")))
       .run();
   }
   return dead;

@@ -52,12 +52,12 @@ export function whatChangedText(app: AppContext, since: string): string {
     throw new McpError(
       ErrorCode.InvalidParams,
       known.total === 0
-        ? `No snapshot ${JSON.stringify(s)}, and none are stored. Pass an ISO time (e.g. 2026-11-23T00:00:00Z) instead, or call create_snapshot first.`
-        : `No snapshot ${JSON.stringify(s)}. Recent snapshot ids: ${known.ids.join(", ")}; or pass an ISO time (e.g. 2026-11-23T00:00:00Z).`,
+        ? `No snapshot ${JSON.stringify(app.redact(s))}, and none are stored. Pass an ISO time (e.g. 2026-11-23T00:00:00Z) instead, or call create_snapshot first.`
+        : `No snapshot ${JSON.stringify(app.redact(s))}. Recent snapshot ids: ${known.ids.join(", ")}; or pass an ISO time (e.g. 2026-11-23T00:00:00Z).`,
     );
   }
   return [
-    `Find out what changed in the fleet since snapshot ${snap.id} "${snap.name}" (${snap.type}, taken ${snap.createdAt}, ${snap.targetCount} targets):`,
+    `Find out what changed in the fleet since snapshot ${snap.id} "${app.redact(snap.name)}" (${snap.type}, taken ${snap.createdAt}, ${snap.targetCount} targets):`,
     `1. Call compare_snapshots with a="${snap.id}" and b="live" (page with next_cursor; types or change narrow it).`,
     `2. Call get_change_events with since="${snap.createdAt}" for the events in between, in order.`,
     `3. Call get_target on the targets with the most important changes.`,

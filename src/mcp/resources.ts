@@ -116,8 +116,8 @@ export function registerResources(server: McpServer, app: AppContext): void {
       list: () => ({
         resources: listSnapshots(app.db, { limit: 50 }).items.map((s) => ({
           uri: `fleet://snapshots/${s.id}`,
-          name: s.name,
-          title: `Snapshot ${s.id} "${s.name}"`,
+          name: app.redact(s.name),
+          title: `Snapshot ${s.id} "${app.redact(s.name)}"`,
           description: `${s.type} snapshot of ${s.targetCount} target(s), taken ${s.createdAt}`,
           mimeType: "application/json",
         })),

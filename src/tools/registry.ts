@@ -13,7 +13,7 @@ import { z } from "zod";
 import type { AppContext } from "../app/context.js";
 import { appendAudit, type AuditOutcome } from "../inventory/audit.js";
 import { withLogContext } from "../log.js";
-import { redactValue } from "../redact.js";
+import { redactSecretValues, redactValue } from "../redact.js";
 import { ToolError, type ToolDefinition } from "./tool.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -148,7 +148,8 @@ export class ToolRegistry {
       const known = [...this.byName.keys()].join(", ");
       return fail("unknown_tool", `Unknown tool "${truncate(app.redact(req.name), 100)}". Available tools: ${known}. Call tools/list for their schemas.`);
     }
-    const rawArgs = req.arguments ?? {};
+    // A configured secret value in the arguments never reaches the handler: it would be echoed back or stored.
+    const rawArgs = redactSecretValues(req.arguments ?? {}, app.redact);
     const parsed = tool.input.safeParse(rawArgs);
     if (!parsed.success) {
       return fail(
