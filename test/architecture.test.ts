@@ -47,7 +47,16 @@ const DIR_LAYERS: ReadonlyArray<[prefix: string, layer: Layer]> = [
   ["src/sim/", "sim"],
   ["src/demo/", "demo"],
 ];
-const MCP_SDK_ALLOWED = new Set(["src/server.ts", "src/cli.ts", "src/cli/commands/serve.ts", "src/cli/commands/demo.ts", "src/http/server.ts", "src/tools/registry.ts", "src/mcp/resources.ts", "src/mcp/prompts.ts"]);
+const MCP_SDK_ALLOWED = new Set([
+  "src/server.ts",
+  "src/cli.ts",
+  "src/cli/commands/serve.ts",
+  "src/cli/commands/demo.ts",
+  "src/http/server.ts",
+  "src/tools/registry.ts",
+  "src/mcp/resources.ts",
+  "src/mcp/prompts.ts",
+]);
 /** src/cli/output.ts reads NO_COLOR and TERM: how to print, not configuration. */
 const PROCESS_ENV_ALLOWED = new Set(["src/config.ts", "src/cli/output.ts"]);
 /** The CLI writes to stdout only through src/cli/output.ts (and never in serve mode, where stdout is the transport's). */
