@@ -1,29 +1,22 @@
 // The built CLI (dist/cli.js), end to end: usage and exit codes, discover, where
 // the database goes, `audit verify` against a tampered audit log, config errors.
 // Every run gets a temp database and temp HOME/XDG_DATA_HOME, never the real ones.
-import { spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT, RUN_TIMEOUT_MS, ensureBuilt, runCli as runCliIn, show, type CliResult } from "./support/cli.js";
 import { closeDb, openDb } from "../src/db/open.js";
 import { appendAudit, type AuditEntryInput } from "../src/inventory/audit.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CLI = join(ROOT, "dist", "cli.js");
-const RUN_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = RUN_TIMEOUT_MS + 10_000;
 
 let work = "";
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), "fleet-mcp-cli-"));
-  if (!existsSync(CLI) || !existsSync(join(ROOT, "dist", "db", "migrations", "meta", "_journal.json"))) {
-    const r = spawnSync("npm", ["run", "build"], { cwd: ROOT, encoding: "utf8", timeout: 300_000, stdio: ["ignore", "pipe", "pipe"] });
-    if (r.status !== 0) throw new Error(`npm run build failed (${r.status ?? r.signal ?? r.error?.message}):\n${r.stdout}\n${r.stderr}`);
-  }
+  ensureBuilt();
 }, 320_000);
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
@@ -37,53 +30,9 @@ function dir(name: string): string {
   return d;
 }
 
-interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  timedOut: boolean;
-}
-
-interface RunOptions {
-  /** Extra environment (after the isolating defaults). */
-  env?: Record<string, string>;
-  /** Home for HOME and XDG_DATA_HOME; a fresh one when absent. */
-  home?: string;
-}
-
-/** Runs `node dist/cli.js ...args` isolated from the user's environment and files. */
-function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {
-  const home = opts.home ?? dir("home");
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith("FLEET_") && k !== "XDG_DATA_HOME" && k !== "HOME") env[k] = v;
-  }
-  Object.assign(env, { HOME: join(home, "home"), XDG_DATA_HOME: join(home, "xdg"), FLEET_LOG_LEVEL: "warn" }, opts.env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    let timedOut = false;
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, RUN_TIMEOUT_MS);
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-}
-
-function show(r: CliResult): string {
-  return `\nexit ${r.code}${r.signal ? ` (${r.signal})` : ""}${r.timedOut ? " TIMED OUT" : ""}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}`;
+/** Runs `node dist/cli.js ...args` isolated from the user's environment and files (a fresh home unless given). */
+function runCli(args: string[], opts: { env?: Record<string, string>; home?: string } = {}): Promise<CliResult> {
+  return runCliIn(args, { cwd: work, home: opts.home ?? dir("home"), ...(opts.env ? { env: opts.env } : {}) });
 }
 
 describe("fleet-mcp CLI (dist/cli.js)", () => {

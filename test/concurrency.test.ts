@@ -30,6 +30,7 @@ import { fleetSource, type HostSpec } from "./support/fleet.js";
 import { auditRows, startHarness, text } from "./support/harness.js";
 import { debianHost, debianUnitFiles } from "./support/scripted-runner.js";
 import { machineIdFor, startSimFleet, type SimHost } from "./support/ssh-sim.js";
+import { sleep, waitFor, within } from "./support/wait.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -41,28 +42,6 @@ const figures: Record<string, unknown> = {};
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/** Polls `check` until it returns something truthy; fails after `timeoutMs` naming what it waited for. */
-async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** While closed, connections through every relay of this gate are accepted but not forwarded (no SSH banner, so no run gets past connecting). */
 class Gate {

@@ -30,6 +30,7 @@ import { debianHost, debianUnitFiles } from "./support/scripted-runner.js";
 import { machineIdFor, startSimFleet, type SimHost } from "./support/ssh-sim.js";
 import { startHarness } from "./support/harness.js";
 import { debianHost as scriptedHost, ScriptedRunner } from "./support/scripted-runner.js";
+import { within } from "./support/wait.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -189,15 +190,6 @@ function spawnServer(): Server {
   const pid = transport.pid;
   if (pid === null) throw new Error("the server was not spawned");
   return { client, pid, connected, closed, stderr: () => stderr };
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function killAndWait(server: Server): Promise<void> {

@@ -21,6 +21,7 @@ import type { SourceFactory } from "../src/app/sources.js";
 import { fleetHarnessOptions, fleetSource, type HostSpec } from "./support/fleet.js";
 import { callOk, startHarness, text, type Harness } from "./support/harness.js";
 import { startSimHost, type SimHost } from "./support/ssh-sim.js";
+import { waitFor } from "./support/wait.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -37,17 +38,6 @@ afterEach(async () => {
   h = undefined;
   await Promise.all(sims.splice(0).map((s) => s.close()));
 });
-
-/** Polls `check` until it returns something truthy; fails after `timeoutMs` with what it was waiting for. */
-async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 8000): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Real timers that remember which are pending, so a test can see stop() cleared them all. */
 function trackedTimers(): SchedulerTimers & { pending: Set<unknown> } {

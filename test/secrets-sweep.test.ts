@@ -37,6 +37,7 @@ import { CLI, ensureBuilt, runCli, show, type CliResult } from "./support/cli.js
 import { startHarness } from "./support/harness.js";
 import { clusterFromFixtures, startPveSim, type PveSim } from "./support/pve-sim.js";
 import { startSimHost, type SimHost } from "./support/ssh-sim.js";
+import { sleep, waitFor } from "./support/wait.js";
 
 type S = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -180,18 +181,6 @@ function filesUnder(dir: string): string[] {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 /** A loopback port nothing listens on. */
 async function closedPort(): Promise<number> {

@@ -1,5 +1,5 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
-import { createApp } from "../../app/context.js";
+import { createApp, type AppContext } from "../../app/context.js";
 import { Scheduler } from "../../app/scheduler.js";
 import { ConfigError } from "../../config.js";
 import { closeDb } from "../../db/open.js";
@@ -41,38 +41,21 @@ Options:
     }
     const { server, registry } = built;
     const transport = new StdioServerTransport();
-    let closing = false;
-    const done = new Promise<number>((resolve) => {
-      const shutdown = (why: string) => {
-        if (closing) return;
-        closing = true;
-        app.log.info("shutting down", { reason: why });
-        // Closing the server cancels calls in progress; let them write their audit rows before the database closes.
-        // The scheduler first: a scheduled run is cancelled and written (or rolled back) while the database is open.
-        void (app.scheduler?.stop() ?? Promise.resolve())
-          .then(() => server.close())
-          .then(() => registry.drain(5000))
-          .then((left) => {
-            if (left > 0) app.log.error("shutting down with tool calls still running; their audit rows may be missing", { calls: left });
-          })
-          .finally(() => {
-            closeDb(app.db);
-            resolve(EXIT.OK);
-          });
-      };
-      process.once("SIGINT", () => shutdown("SIGINT"));
-      process.once("SIGTERM", () => shutdown("SIGTERM"));
-      process.stdin.once("end", () => shutdown("stdin closed"));
-      transport.onclose = () => shutdown("transport closed");
+    const stop = stopOnSignals(app, async () => {
+      await server.close();
+      const left = await registry.drain(5000);
+      if (left > 0) app.log.error("shutting down with tool calls still running; their audit rows may be missing", { calls: left });
     });
+    process.stdin.once("end", () => stop.shutdown("stdin closed"));
+    transport.onclose = () => stop.shutdown("transport closed");
     await server.connect(transport);
-    if (!closing) app.scheduler = new Scheduler(app).start();
+    if (!stop.closing()) app.scheduler = new Scheduler(app).start();
     app.log.info(`fleet-mcp ${VERSION} ready on stdio`, {
       db: app.config.dbPath,
       tools: registry.list().length,
       sources: app.config.sources.map((s) => s.id),
     });
-    return done;
+    return stop.done;
   },
 };
 
@@ -92,21 +75,32 @@ async function serveHttp(ctx: CommandContext): Promise<number> {
   app.scheduler = new Scheduler(app).start();
   ctx.out.note(`fleet-mcp ${VERSION} serving MCP on ${handle.url} (bearer token required; port ${handle.port})`);
   app.log.info(`fleet-mcp ${VERSION} ready on ${handle.url}`, { db: app.config.dbPath, sources: app.config.sources.map((s) => s.id) });
-  return new Promise<number>((resolve) => {
-    let closing = false;
-    const shutdown = (why: string) => {
-      if (closing) return;
-      closing = true;
-      app.log.info("shutting down", { reason: why });
-      // The scheduler first: a scheduled run is cancelled and written (or rolled back) while the database is open.
-      void (app.scheduler?.stop() ?? Promise.resolve())
-        .then(() => handle.close())
-        .finally(() => {
-          closeDb(app.db);
-          resolve(EXIT.OK);
-        });
-    };
-    process.once("SIGINT", () => shutdown("SIGINT"));
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-  });
+  return stopOnSignals(app, () => handle.close()).done;
+}
+
+/**
+ * Clean shutdown on SIGINT/SIGTERM (or whatever calls shutdown): the scheduler
+ * first, so a scheduled run is cancelled and written (or rolled back) while the
+ * database is open; then the transport (`close`, which lets calls in progress
+ * write their audit rows); then the database. `done` resolves with exit 0.
+ */
+function stopOnSignals(app: AppContext, close: () => Promise<void>): { done: Promise<number>; shutdown(why: string): void; closing(): boolean } {
+  let closing = false;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (resolveDone = resolve));
+  const shutdown = (why: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info("shutting down", { reason: why });
+    void (app.scheduler?.stop() ?? Promise.resolve())
+      .then(close)
+      .catch((err: unknown) => app.log.error("error while shutting down", { error: err }))
+      .finally(() => {
+        closeDb(app.db);
+        resolveDone(EXIT.OK);
+      });
+  };
+  process.once("SIGINT", () => shutdown("SIGINT"));
+  process.once("SIGTERM", () => shutdown("SIGTERM"));
+  return { done, shutdown, closing: () => closing };
 }
