@@ -3,11 +3,10 @@
 // counters), the process metrics, counters fed by app.events, and the target
 // counts read from the inventory at scrape time.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import { count } from "drizzle-orm";
 import type { AppContext } from "./app/context.js";
 import type { RunReport } from "./app/discovery-service.js";
 import type { ToolCallEvent } from "./app/events.js";
-import { targets } from "./db/schema.js";
+import { targetCountsByLifecycleAndKind } from "./inventory/queries.js";
 
 export interface FleetMetrics {
   readonly registry: Registry;
@@ -70,7 +69,7 @@ export function createMetrics(app: AppContext): FleetMetrics {
     collect() {
       // A state or kind that has no targets any more must vanish, not keep its last value.
       this.reset();
-      for (const row of targetCounts(app)) this.set({ lifecycle: row.lifecycle, kind: row.kind }, row.n);
+      for (const row of targetCountsByLifecycleAndKind(app.db)) this.set({ lifecycle: row.lifecycle, kind: row.kind }, row.n);
     },
   });
 
@@ -108,8 +107,4 @@ export function probeStatusCounts(r: RunReport): Map<string, number> {
   if (ok > 0) out.set("ok", ok);
   for (const p of r.problems) out.set(p.status, (out.get(p.status) ?? 0) + 1);
   return out;
-}
-
-function targetCounts(app: AppContext): Array<{ lifecycle: string; kind: string; n: number }> {
-  return app.db.select({ lifecycle: targets.lifecycle, kind: targets.kind, n: count() }).from(targets).groupBy(targets.lifecycle, targets.kind).all();
 }

@@ -203,17 +203,8 @@ export function severityStyle(severity: string): Style | undefined {
   return ({ critical: "red", warning: "yellow", info: "gray", error: "red", ok: "green" } as Record<string, Style>)[severity];
 }
 
-export function bytes(n: number | null | undefined): string {
-  if (n === null || n === undefined) return "-";
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+/** Byte counts as the reports print them (1.5 GiB). */
+export { bytes } from "../inventory/reports/markdown.js";
 
 /** "a 3, b 1" from a count record, largest first. */
 export function counts(record: Record<string, number>): string {

@@ -114,6 +114,11 @@ export function getOverview(db: Db): Overview {
 export type TargetRow = typeof targets.$inferSelect;
 
 /** Targets matching an id exactly, else a name (case-insensitive), else an address. */
+/** Targets per (lifecycle, kind) pair, retired included: what /metrics exports as fleet_targets. */
+export function targetCountsByLifecycleAndKind(db: Db): Array<{ lifecycle: string; kind: string; n: number }> {
+  return db.select({ lifecycle: targets.lifecycle, kind: targets.kind, n: count() }).from(targets).groupBy(targets.lifecycle, targets.kind).all();
+}
+
 export function findTargets(db: Db, ref: string): TargetRow[] {
   return read(db, (tx) => {
     const byId = tx.select().from(targets).where(eq(targets.id, ref)).all();

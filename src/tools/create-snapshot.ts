@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ENTITY_TYPES } from "../inventory/diff.js";
 import { applySnapshotRetention, SNAPSHOT_TYPES, SnapshotNameError, takeSnapshot } from "../inventory/snapshots.js";
+import { snapshotView } from "./list-snapshots.js";
 import { defineTool, ToolError } from "./tool.js";
 
 export const createSnapshot = defineTool({
@@ -65,20 +66,9 @@ export const createSnapshot = defineTool({
       app.log.warn("snapshot retention failed; expired snapshots stay in the database", { error: message, archive_dir: app.config.snapshots.archiveDir });
       retention.error = message;
     }
-    return {
-      id: snap.id,
-      name: snap.name,
-      type: snap.type,
-      description: snap.description,
-      tags: snap.tags,
-      created_at: snap.createdAt,
-      target_count: snap.targetCount,
-      entity_count: snap.entityCount,
-      counts: snap.counts,
-      health_mean: snap.healthMean,
-      size_bytes: snap.sizeBytes,
-      retention,
-    };
+    // The snapshot view list_snapshots shows, without run_id (a manual snapshot follows no run), plus what only creation tells.
+    const { run_id: _runId, ...view } = snapshotView(snap);
+    return { ...view, counts: snap.counts, retention };
   },
   summarize(o) {
     const expired = o.retention.deleted_ids.length
