@@ -610,11 +610,11 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
     ...http.tokens.map((t) => t.token),
   ];
 
-  const probesRaw = env("FLEET_MAX_CONCURRENT_PROBES");
-  const probes = probesRaw === undefined ? (file.limits?.max_concurrent_probes ?? 32) : Number(probesRaw);
-  if (!Number.isInteger(probes) || probes < 1 || probes > 1024) {
-    throw new ConfigError(`FLEET_MAX_CONCURRENT_PROBES=${JSON.stringify(probesRaw)} must be a whole number from 1 to 1024.`);
-  }
+  /** An interval from its variable when set, else the file's key, else the default; errors name whichever was used. */
+  const interval = (name: string, key: "discovery_interval" | "health_check_interval", dflt: number) => {
+    const fromEnv = env(name);
+    return fromEnv !== undefined ? intervalMs(fromEnv, name) : intervalMs(file.schedule?.[key] ?? dflt, `schedule.${key}`);
+  };
   return {
     dbPath: dbRaw === ":memory:" ? dbRaw : resolve(dbRaw),
     logLevel: levelRaw as LogLevel,
@@ -624,18 +624,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): FleetConfig {
     limits: {
       maxResultBytes: file.limits?.max_result_bytes ?? 100 * 1024,
       discoveryTimeoutMs: file.limits?.discovery_timeout_ms ?? 10 * 60 * 1000,
-      maxConcurrentProbes: probes,
+      maxConcurrentProbes: intEnv(env, "FLEET_MAX_CONCURRENT_PROBES", 1, 1024) ?? file.limits?.max_concurrent_probes ?? 32,
       maxFleetSize: intEnv(env, "FLEET_MAX_FLEET_SIZE", 1, 10_000_000) ?? file.limits?.max_fleet_size ?? null,
     },
     schedule: {
-      discoveryIntervalMs: intervalMs(
-        env("FLEET_DISCOVERY_INTERVAL") ?? file.schedule?.discovery_interval ?? 300,
-        env("FLEET_DISCOVERY_INTERVAL") !== undefined ? "FLEET_DISCOVERY_INTERVAL" : "schedule.discovery_interval",
-      ),
-      healthCheckIntervalMs: intervalMs(
-        env("FLEET_HEALTH_CHECK_INTERVAL") ?? file.schedule?.health_check_interval ?? 60,
-        env("FLEET_HEALTH_CHECK_INTERVAL") !== undefined ? "FLEET_HEALTH_CHECK_INTERVAL" : "schedule.health_check_interval",
-      ),
+      discoveryIntervalMs: interval("FLEET_DISCOVERY_INTERVAL", "discovery_interval", 300),
+      healthCheckIntervalMs: interval("FLEET_HEALTH_CHECK_INTERVAL", "health_check_interval", 60),
       jitter: file.schedule?.jitter ?? 0.1,
     },
     http,
@@ -735,6 +729,12 @@ function intEnv(env: (name: string) => string | undefined, name: string, min: nu
   return n;
 }
 
+/** A bearer token from the environment must be as long as the schema asks of one in the file. */
+function longToken(token: string, what: string): string {
+  if (token.length < 16) throw new ConfigError(`${what} is shorter than 16 characters; use a long random token, e.g. \`openssl rand -hex 32\`.`);
+  return token;
+}
+
 function httpConfig(raw: z.input<typeof HttpConfigSchema> | undefined, env: (name: string) => string | undefined): FleetConfig["http"] {
   const h = HttpConfigSchema.parse(raw ?? {});
   const tokens = h.tokens.map((t, i) => {
@@ -744,14 +744,12 @@ function httpConfig(raw: z.input<typeof HttpConfigSchema> | undefined, env: (nam
       throw new ConfigError(
         `http.tokens[${i}] (${t.name}).token_env names ${t.token_env}, but that environment variable is not set. Set it, or remove the token.`,
       );
-    if (v.length < 16)
-      throw new ConfigError(`${t.token_env} (http token ${t.name}) is shorter than 16 characters; use a long random token, e.g. \`openssl rand -hex 32\`.`);
-    return { name: t.name, token: v };
+    return { name: t.name, token: longToken(v, `${t.token_env} (http token ${t.name})`) };
   });
   const fromEnv = env("FLEET_HTTP_TOKEN");
   if (fromEnv !== undefined) {
-    if (fromEnv.length < 16) throw new ConfigError("FLEET_HTTP_TOKEN is shorter than 16 characters; use a long random token, e.g. `openssl rand -hex 32`.");
-    if (!tokens.some((t) => t.name === "env")) tokens.push({ name: "env", token: fromEnv });
+    const token = longToken(fromEnv, "FLEET_HTTP_TOKEN");
+    if (!tokens.some((t) => t.name === "env")) tokens.push({ name: "env", token });
   }
   return {
     host: h.host,

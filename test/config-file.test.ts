@@ -147,6 +147,8 @@ describe("environment overrides", () => {
     ["FLEET_HEALTH_CHECK_INTERVAL", "-5", /FLEET_HEALTH_CHECK_INTERVAL="-5" is not an interval/],
     ["FLEET_MAX_FLEET_SIZE", "many", /FLEET_MAX_FLEET_SIZE="many" must be a whole number from 1/],
     ["FLEET_MAX_FLEET_SIZE", "0", /must be a whole number from 1/],
+    ["FLEET_MAX_CONCURRENT_PROBES", "2000", /FLEET_MAX_CONCURRENT_PROBES="2000" must be a whole number from 1 to 1024\./],
+    ["FLEET_MAX_CONCURRENT_PROBES", "lots", /FLEET_MAX_CONCURRENT_PROBES="lots" must be a whole number from 1 to 1024\./],
     ["FLEET_AUTO_REGISTER", "maybe", /FLEET_AUTO_REGISTER="maybe" is not a boolean/],
     ["FLEET_HTTP_TOKEN", "short", /FLEET_HTTP_TOKEN is shorter than 16 characters/],
   ])("%s=%s is refused with the fix", (name, value, message) => {
