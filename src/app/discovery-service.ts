@@ -48,6 +48,8 @@ export class UnknownSourceError extends Error {
 export interface DiscoveryProgress {
   done: number;
   total: number;
+  /** The host that finished last. */
+  host: string;
   message: string;
 }
 
@@ -224,7 +226,7 @@ export class DiscoveryService {
         done += p.done;
         total += p.total;
       }
-      opts.onProgress?.({ done, total, message: `${done}/${total} hosts probed (last: ${host})` });
+      opts.onProgress?.({ done, total, host, message: `${done}/${total} hosts probed (last: ${host})` });
     };
 
     // Targets may be named as the config names them, by address, or as the inventory knows them (id, hostname).

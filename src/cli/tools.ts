@@ -166,6 +166,15 @@ export function num(ctx: CommandContext, name: string): number | undefined {
   return n;
 }
 
+/** `--port P` (0 picks a free port); undefined when not given. */
+export function portOption(ctx: CommandContext): number | undefined {
+  const raw = ctx.values.port;
+  if (typeof raw !== "string") return undefined;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) throw new UsageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(raw)}`);
+  return port;
+}
+
 /** "24h", "90m", "7d", "2w", "30s" or a plain number of hours -> hours. */
 export function hoursOf(v: string, option: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d|w)?\s*$/i.exec(v);

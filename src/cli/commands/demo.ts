@@ -7,6 +7,7 @@ import { buildServer } from "../../server.js";
 import { VERSION } from "../../version.js";
 import { EXIT, UsageError, type Command, type CommandContext } from "../command.js";
 import { paint, progressBar, type Output } from "../output.js";
+import { portOption } from "../tools.js";
 
 export const demoCommand: Command = {
   name: "demo",
@@ -34,10 +35,7 @@ Examples:
     const http = ctx.values.http === true;
     if (stdio && http) throw new UsageError("choose one of --stdio and --http");
     if (ctx.values.port !== undefined && !http) throw new UsageError("--port goes with --http");
-    const portRaw = ctx.values.port;
-    const port = typeof portRaw === "string" ? Number(portRaw) : 0;
-    if (typeof portRaw === "string" && (!/^\d+$/.test(portRaw) || port > 65535))
-      throw new UsageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(portRaw)}`);
+    const port = portOption(ctx) ?? 0;
     if (ctx.args.length > 0) throw new UsageError(`demo takes no arguments (got ${JSON.stringify(ctx.args[0])})`);
     if (ctx.values.db !== undefined || ctx.values.config !== undefined) {
       ctx.out.note("fleet-mcp demo: --db and --config are ignored; the demo uses its own temporary database and config.");
@@ -113,7 +111,7 @@ async function terminal(ctx: CommandContext, httpPort: number | null): Promise<n
         stderrIsTty: out.interactive,
         ...(httpPort !== null ? { httpTokens: { demo: randomBytes(32).toString("hex") } } : {}),
         onStep: (m) => out.note(`  ${m}`),
-        onDiscoveryProgress: (p) => bar.update(p.done, p.total, p.message.replace(/^\d+\/\d+ hosts probed /, "")),
+        onDiscoveryProgress: (p) => bar.update(p.done, p.total, `(last: ${p.host})`),
       }),
     );
     bar.finish();

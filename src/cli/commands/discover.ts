@@ -35,7 +35,7 @@ Exit: 0 when the run succeeded or partly succeeded, 1 when it failed, 2 for an u
             ...(sources?.length ? { sourceIds: sources } : {}),
             ...(targets?.length ? { targets } : {}),
             signal: controller.signal,
-            onProgress: (p) => bar.update(p.done, p.total, p.message.replace(/^\d+\/\d+ hosts probed /, "")),
+            onProgress: (p) => bar.update(p.done, p.total, `(last: ${p.host})`),
           });
           bar.finish();
           if (ctx.out.json) ctx.out.printJson(report);

@@ -7,6 +7,7 @@ import { startHttpServer } from "../../http/server.js";
 import { buildServer } from "../../server.js";
 import { VERSION } from "../../version.js";
 import { EXIT, UsageError, type Command, type CommandContext } from "../command.js";
+import { portOption } from "../tools.js";
 
 export const serveCommand: Command = {
   name: "serve",
@@ -61,10 +62,7 @@ Options:
 
 /** `serve --http`: until SIGINT or SIGTERM; one line on stderr says where (never the token). */
 async function serveHttp(ctx: CommandContext): Promise<number> {
-  const portRaw = ctx.values.port;
-  const port = typeof portRaw === "string" ? Number(portRaw) : undefined;
-  if (port !== undefined && (!/^\d+$/.test(portRaw as string) || port > 65535))
-    throw new UsageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(portRaw)}`);
+  const port = portOption(ctx);
   const config = ctx.config();
   const app = createApp({ config });
   const host = typeof ctx.values.host === "string" ? ctx.values.host : undefined;
